@@ -1,0 +1,30 @@
+# The two commands of the README's quick start:
+#   make serve   build (release) and run the server on ./msgstore-data, 127.0.0.1:8080
+#   make test    every test: debug unit/property/crash tests, then release-mode volume tests
+# Both install what is missing first (libzstd-dev from Debian).
+
+SWIFT      ?= swift
+SERVE_ARGS ?=
+
+.PHONY: deps serve test build release bench clean
+
+deps:
+	@Tools/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product msgstore
+
+serve: release
+	.build/release/msgstore serve $(SERVE_ARGS)
+
+test: deps
+	@Tools/test.sh
+
+bench: release
+	@Tools/bench.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,2 @@
+import MsgStore
+print("usage: MsgStoreTestHelper SCENARIO ...")

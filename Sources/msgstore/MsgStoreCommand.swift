@@ -1,0 +1,10 @@
+import ArgumentParser
+import MsgStore
+
+@main
+struct MsgStoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "msgstore",
+        abstract: "An embedded storage engine for messaging, and the server built on it."
+    )
+}

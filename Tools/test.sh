@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test of the project, as `make test` and CI run it:
+#  1. the debug test suite (unit, property, crash tests with real processes);
+#  2. release-mode volume tests with bounded sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Tools/install-deps.sh
+echo "== swift test (debug)" >&2
+set +e
+swift test 2>&1 | tee "${TMPDIR:-/tmp}/msgstore-swift-test.log" \
+  | grep --line-buffered -Ev '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Wrapping|Write|Linking|Planning)'
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then echo "swift test failed with status $status" >&2; exit "$status"; fi
+if [ -x Tools/volume-tests.sh ]; then
+  echo "== release-mode volume tests" >&2
+  Tools/volume-tests.sh
+fi
