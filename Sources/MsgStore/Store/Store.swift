@@ -1,0 +1,188 @@
+/// An open msgstore data directory: tables of rows, their secondary indexes,
+/// a write-ahead log with group commit, and (see ``StoreOptions``) the bounds
+/// it keeps.
+///
+/// ```swift
+/// import MsgStore
+///
+/// let store = try Store.open(at: "/tmp/demo", tables: [TableSchema(name: "inbox", partitionCount: 16)])
+/// let inbox = try store.table("inbox")
+/// var batch = WriteBatch()
+/// batch.put(inbox, RowKey(partitionKey: Array("alice".utf8), sortKey: [0, 0, 0, 0, 0, 0, 0, 0]),
+///           value: Array("hi".utf8), stampSortKeyAt: 0)      // sort key = commit time
+/// let receipt = try await store.write(batch)                  // durable when it returns
+/// let page = try store.scan(inbox, partitionKey: Array("alice".utf8), limit: 50)
+/// try store.close()
+/// ```
+///
+/// One process at a time may open a directory (a `LOCK` file held with
+/// `flock`). All methods are safe to call from any thread or task.
+public final class Store: Sendable {
+    let engine: Engine
+
+    private init(engine: Engine) { self.engine = engine }
+
+    /// Opens (creating if needed) the store in `directory`, replaying its log.
+    ///
+    /// - Parameters:
+    ///   - tables: every table the program uses, with its indexes. Partition
+    ///     counts must match the ones the directory was created with.
+    /// - Throws: ``StoreError`` — `.locked` if another process has the
+    ///   directory open, `.corruption` (with file and offset) if the log is
+    ///   damaged before its tail, `.schemaMismatch` if a partition count changed.
+    public static func open(
+        at directory: String, tables: [TableSchema], options: StoreOptions = StoreOptions(),
+        fileSystem: any FileSystem = PosixFileSystem()
+    ) throws -> Store {
+        Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
+    }
+
+    /// Finishes queued writes, syncs and closes the log, and releases the directory.
+    public func close() throws { try engine.close() }
+
+    /// The directory the store lives in.
+    public var directory: String { engine.directory }
+
+    /// The options the store was opened with.
+    public var options: StoreOptions { engine.options }
+
+    /// Torn log tails cut while opening: (file, offset, reason). Empty after a clean shutdown.
+    public var recoveredTornTails: [(file: String, offset: Int64, reason: String)] { engine.recovery.tornTails }
+
+    // MARK: Tables
+
+    /// The handle of a declared table.
+    public func table(_ name: String) throws -> Table {
+        guard let state = engine.tablesByName[name], state.handle.indexKind == nil else {
+            throw StoreError(.notFound, "no table named \"\(name)\"")
+        }
+        return state.handle
+    }
+
+    /// The handle of an index of a table, for scanning it.
+    public func index(_ name: String, on table: String) throws -> Table {
+        guard let state = engine.tablesByName[table + "." + name], state.handle.indexKind != nil else {
+            throw StoreError(.notFound, "no index \"\(name)\" on table \"\(table)\"")
+        }
+        return state.handle
+    }
+
+    // MARK: Writes
+
+    /// Commits `batch` atomically and returns when it is durable (per
+    /// ``StoreOptions/sync``) and visible. Blocks the calling thread: call it
+    /// from your own threads, not from Swift's cooperative pool (use the
+    /// `async` variant there).
+    @discardableResult
+    public func write(_ batch: WriteBatch) throws -> CommitReceipt {
+        try validate(batch)
+        return try engine.pipeline.commit(batch, sync: engine.options.sync == .always)
+    }
+
+    /// Commits `batch` atomically; resumes when it is durable and visible.
+    /// The caller's thread is never blocked: the log's own thread does the I/O.
+    @discardableResult
+    public func write(_ batch: WriteBatch) async throws -> CommitReceipt {
+        try validate(batch)
+        return try await engine.pipeline.commit(batch, sync: engine.options.sync == .always)
+    }
+
+    private func validate(_ batch: WriteBatch) throws {
+        guard batch.byteCount <= engine.options.maxBatchBytes else {
+            throw StoreError(.limitExceeded, "batch of \(batch.byteCount) bytes exceeds maxBatchBytes \(engine.options.maxBatchBytes)")
+        }
+        if batch.maxKeyBytes > engine.options.maxKeyBytes {
+            throw StoreError(.limitExceeded, "a key of \(batch.maxKeyBytes) bytes exceeds maxKeyBytes \(engine.options.maxKeyBytes)")
+        }
+        if batch.maxValueBytes > engine.options.maxValueBytes {
+            throw StoreError(.limitExceeded, "a value of \(batch.maxValueBytes) bytes exceeds maxValueBytes \(engine.options.maxValueBytes)")
+        }
+    }
+
+    // MARK: Reads
+
+    /// The sequence number of the newest visible batch: reads at it see every
+    /// batch committed up to it, whole.
+    public var lastSequence: UInt64 { engine.pipeline.published.load(ordering: .acquiring) }
+
+    /// The current value of a row, or `nil` if it does not exist.
+    public func get(_ table: Table, _ key: RowKey) throws -> [UInt8]? {
+        guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
+        return try engine.get(table: state, userKey: RowKeyCoding.encode(key), snapshot: lastSequence)
+    }
+
+    /// Whether a row exists.
+    public func contains(_ table: Table, _ key: RowKey) throws -> Bool {
+        try get(table, key) != nil
+    }
+
+    /// Visits the rows of one partition key in sort-key order, starting at
+    /// `start`, until `limit` rows were visited or `body` returns false.
+    ///
+    /// The buffers passed to `body` are valid only during the call.
+    /// - Complexity: one seek, then O(1) amortized per row (plus merging the
+    ///   partition's sources).
+    public func scan(
+        _ table: Table, partitionKey: [UInt8], from start: ScanStart = .beginning, limit: Int = .max,
+        _ body: (_ sortKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        guard limit > 0 else { return }
+        guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
+        var prefix: [UInt8] = []
+        prefix.appendLengthPrefixed(partitionKey)
+        var seekKey = prefix
+        switch start {
+        case .beginning: break
+        case .at(let sortKey), .after(let sortKey): seekKey.append(contentsOf: sortKey)
+        }
+        try prefix.withUnsafeBytes { prefixBytes in
+            guard let partition = state.partition(forUserKey: prefixBytes) else { return }
+            let iterator = engine.rowIterator(partition: partition, snapshot: lastSequence)
+            try seekKey.withUnsafeBytes { try iterator.seek(userKey: $0) }
+            var visited = 0
+            while iterator.isValid {
+                let userKey = iterator.userKey
+                guard userKey.count >= prefixBytes.count,
+                      compareBytes(UnsafeRawBufferPointer(rebasing: userKey[..<prefixBytes.count]), prefixBytes) == 0
+                else { break }
+                let sortKey = UnsafeRawBufferPointer(rebasing: userKey[prefixBytes.count...])
+                if case .after(let after) = start, after.withUnsafeBytes({ compareBytes(sortKey, $0) }) == 0 {
+                    try iterator.next()
+                    continue
+                }
+                guard try body(sortKey, iterator.value) else { return }
+                visited += 1
+                if visited >= limit { return }
+                try iterator.next()
+            }
+        }
+    }
+
+    /// The rows of one partition key in sort-key order, from `start`, at most `limit`.
+    public func scan(_ table: Table, partitionKey: [UInt8], from start: ScanStart = .beginning, limit: Int) throws -> [Row] {
+        var rows: [Row] = []
+        try scan(table, partitionKey: partitionKey, from: start, limit: limit) { sortKey, value in
+            rows.append(Row(sortKey: Array(sortKey), value: Array(value)))
+            return true
+        }
+        return rows
+    }
+}
+
+/// Where a scan starts within a partition key.
+public enum ScanStart: Sendable, Equatable {
+    /// At the first row.
+    case beginning
+    /// At the first row whose sort key is ≥ the given bytes.
+    case at([UInt8])
+    /// At the first row whose sort key is > the given bytes.
+    case after([UInt8])
+}
+
+/// A row returned by ``Store/scan(_:partitionKey:from:limit:)``.
+public struct Row: Sendable, Equatable {
+    /// The row's sort key.
+    public var sortKey: [UInt8]
+    /// The row's value.
+    public var value: [UInt8]
+}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pthread mutex with one condition variable, for the engine's own threads
+/// (the commit leader, the log thread, background workers) to wait on.
+///
+/// `Synchronization.Mutex` has no condition variable; this type fences the
+/// pthread calls in one place. Invariant: `mutex` and `condition` are
+/// initialized in `init`, destroyed only in `deinit`, and never move (they
+/// live in their own heap allocations).
+/// Never wait on it from Swift's cooperative thread pool.
+final class ConditionLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        condition = .allocate(capacity: 1)
+        condition.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Runs `body` with the mutex held.
+    @inline(__always)
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// Waits for a broadcast. REQUIRES: the mutex is held.
+    func wait() { pthread_cond_wait(condition, mutex) }
+
+    /// Waits for a broadcast or until `seconds` pass. REQUIRES: the mutex is held.
+    /// Returns false on time-out.
+    @discardableResult
+    func wait(seconds: Double) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let nanos = Int(now.tv_nsec) + Int((seconds - seconds.rounded(.down)) * 1e9)
+        var deadline = timespec()
+        deadline.tv_sec = now.tv_sec + Int(seconds) + nanos / 1_000_000_000
+        deadline.tv_nsec = nanos % 1_000_000_000
+        return pthread_cond_timedwait(condition, mutex, &deadline) == 0
+    }
+
+    /// Wakes every waiter.
+    func broadcast() { pthread_cond_broadcast(condition) }
+
+    /// Wakes one waiter.
+    func signal() { pthread_cond_signal(condition) }
+}
+
+/// Starts a detached OS thread (not part of Swift's cooperative pool) running `body`.
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        let name: String
+        init(_ body: @escaping @Sendable () -> Void, name: String) { self.body = body; self.name = name }
+    }
+    let box = Unmanaged.passRetained(Box(body, name: name)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
+        box.body()
+        return nil
+    }, box)
+    precondition(result == 0, "pthread_create failed: \(result)")
+    pthread_detach(thread)
+}
