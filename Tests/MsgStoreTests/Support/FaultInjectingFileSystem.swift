@@ -1,0 +1,89 @@
+import Synchronization
+@testable import MsgStore
+
+/// A file system over the real one that can fail writes or syncs on cue and
+/// can simulate a power cut: every file loses the bytes written after its
+/// last sync (LevelDB's `FaultInjectionTestEnv`).
+final class FaultInjectingFileSystem: FileSystem {
+    struct State {
+        /// Synced length per path.
+        var synced: [String: Int64] = [:]
+        var failWrites = false
+        var failSyncs = false
+        var syncCount = 0
+    }
+
+    let base = PosixFileSystem()
+    let state = Mutex(State())
+
+    func failWrites(_ fail: Bool) { state.withLock { $0.failWrites = fail } }
+    func failSyncs(_ fail: Bool) { state.withLock { $0.failSyncs = fail } }
+    var syncCount: Int { state.withLock { $0.syncCount } }
+
+    /// Cuts every file written through this file system back to its last synced length.
+    func dropUnsyncedData() throws {
+        let synced = state.withLock { $0.synced }
+        for (path, length) in synced where base.exists(path) {
+            let file = try base.open(path, mode: .readWrite)
+            if try file.size() > length { try file.truncate(to: length) }
+            try file.close()
+        }
+    }
+
+    func open(_ path: String, mode: OpenMode) throws -> any FileHandle {
+        let file = try base.open(path, mode: mode)
+        let size = try file.size()
+        state.withLock { state in
+            if mode == .createTruncate { state.synced[path] = 0 }
+            else if state.synced[path] == nil { state.synced[path] = size }
+        }
+        return FaultyHandle(file, owner: self)
+    }
+
+    func exists(_ path: String) -> Bool { base.exists(path) }
+    func rename(_ source: String, to destination: String) throws {
+        try base.rename(source, to: destination)
+        state.withLock { $0.synced[destination] = $0.synced.removeValue(forKey: source) }
+    }
+    func remove(_ path: String) throws {
+        try base.remove(path)
+        _ = state.withLock { $0.synced.removeValue(forKey: path) }
+    }
+    func createDirectory(_ path: String) throws { try base.createDirectory(path) }
+    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
+    func contentsOfDirectory(_ path: String) throws -> [String] { try base.contentsOfDirectory(path) }
+    func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
+    func lock(_ path: String) throws -> any FileLock { try base.lock(path) }
+
+    final class FaultyHandle: FileHandle {
+        let inner: any FileHandle
+        let owner: FaultInjectingFileSystem
+        init(_ inner: any FileHandle, owner: FaultInjectingFileSystem) {
+            self.inner = inner
+            self.owner = owner
+        }
+        var path: String { inner.path }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+            if owner.state.withLock({ $0.failWrites }) { throw StoreError(.io, "injected write failure", file: path, errno: 5) }
+            try inner.write(bytes, at: offset)
+        }
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+            try inner.read(into: buffer, at: offset)
+        }
+        func sync() throws {
+            if owner.state.withLock({ $0.failSyncs }) { throw StoreError(.io, "injected fdatasync failure", file: path, errno: 5) }
+            try inner.sync()
+            let size = try inner.size()
+            owner.state.withLock {
+                $0.synced[path] = size
+                $0.syncCount += 1
+            }
+        }
+        func size() throws -> Int64 { try inner.size() }
+        func truncate(to size: Int64) throws {
+            try inner.truncate(to: size)
+            owner.state.withLock { $0.synced[path] = min($0.synced[path] ?? size, size) }
+        }
+        func close() throws { try inner.close() }
+    }
+}
