@@ -41,7 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MsgStoreTests",
-            dependencies: ["MsgStore"]
+            dependencies: ["MsgStore", "MsgStoreTestHelper"]
         ),
     ],
     swiftLanguageModes: [.v6]

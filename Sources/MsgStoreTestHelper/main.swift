@@ -1,2 +1,24 @@
+// A small program the crash tests start and kill with SIGKILL.
+//
+//   MsgStoreTestHelper store-writer DIR WRITERS ROWS
+//       opens a store in DIR (sync always), and WRITERS threads each write
+//       batches of ROWS rows forever; after each batch is acknowledged it
+//       prints "ack <batch id>" on stdout (flushed).
+#if canImport(Glibc)
+import Glibc
+#endif
 import MsgStore
-print("usage: MsgStoreTestHelper SCENARIO ...")
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else {
+    print("usage: MsgStoreTestHelper store-writer DIR WRITERS ROWS")
+    exit(2)
+}
+
+switch arguments[1] {
+case "store-writer":
+    runStoreWriter(Array(arguments.dropFirst(2)))
+default:
+    print("unknown scenario \(arguments[1])")
+    exit(2)
+}

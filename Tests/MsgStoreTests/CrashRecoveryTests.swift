@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import MsgStore
+@testable import MsgStoreTestHelper
+
+/// Crash recovery with real processes: a writer is killed with SIGKILL at a
+/// random moment; every batch it acknowledged must be whole after reopening,
+/// and no batch may be partly present.
+@Suite struct CrashRecoveryTests {
+    static var cycles: Int {
+        ProcessInfo.processInfo.environment["MSGSTORE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
+    }
+
+    @Test func killedWriterLosesNoAcknowledgedBatchAndLeavesNoPartialOne() throws {
+        let seed = testSeed()
+        var random = SeededGenerator(seed: seed)
+        let directory = TestDirectory()
+        let writers = 4, rows = 5
+        var acknowledged: [UInt64] = []
+        var totalAcked = 0
+        for cycle in 0..<Self.cycles {
+            let helper = try HelperProcess(["store-writer", directory.path, String(writers), String(rows)])
+            // Let it start, then kill it after a random delay while it writes.
+            #expect(helper.wait(seconds: 30) { $0.contains { $0.hasPrefix("ack ") } }, "cycle \(cycle): no write acknowledged")
+            usleep(UInt32.random(in: 1_000...150_000, using: &random))
+            helper.kill()
+            let lines = helper.lines
+            #expect(!lines.contains { $0.hasPrefix("write failed") || $0.hasPrefix("open failed") }, "\(lines.filter { $0.contains("failed") })")
+            guard let start = lines.first(where: { $0.hasPrefix("start ") }).flatMap({ UInt64($0.dropFirst(6)) }) else {
+                Issue.record("cycle \(cycle): helper printed no start line")
+                return
+            }
+            let acked = lines.compactMap { $0.hasPrefix("ack ") ? UInt64($0.dropFirst(4)) : nil }
+            totalAcked += acked.count
+            acknowledged.append(contentsOf: acked)
+
+            let store = try Store.open(at: directory.path, tables: crashTestTables)
+            let batches = try store.table("batches")
+            let marks = try store.table("marks")
+            let byValue = try store.index("by-value", on: "marks")
+            // Every acknowledged batch (of every cycle so far) is whole.
+            for id in acknowledged.suffix(200) + acked {
+                for row in 0..<rows {
+                    #expect(try store.get(batches, crashRowKey(batch: id, row: row))?.count == 64 + row, "cycle \(cycle): batch \(id) row \(row) lost")
+                }
+            }
+            // Every batch of this run is all there or not there at all, index entry included.
+            let highest = (acked.max() ?? start) + UInt64(writers) * 4 + 8
+            var present = 0
+            for id in (start + 1)...highest {
+                let found = try (0..<rows).map { try store.get(batches, crashRowKey(batch: id, row: $0)) != nil }
+                let mark = try store.get(marks, RowKey(partitionKey: withUnsafeBytes(of: id.bigEndian) { Array($0) }))
+                if found.contains(true) {
+                    present += 1
+                    #expect(!found.contains(false), "cycle \(cycle): batch \(id) partly present: \(found)")
+                    #expect(mark != nil, "cycle \(cycle): batch \(id) present without its mark")
+                    if let mark {
+                        let entries = try store.scan(byValue, partitionKey: mark, from: .at(withUnsafeBytes(of: id.bigEndian) { Array($0) }), limit: 1)
+                        #expect(entries.first?.value == mark, "cycle \(cycle): batch \(id) without its index entry")
+                    }
+                } else {
+                    #expect(mark == nil, "cycle \(cycle): mark of batch \(id) without the batch")
+                }
+            }
+            #expect(present >= acked.count)
+            try store.close()
+        }
+        print("crash test: \(Self.cycles) cycles, \(totalAcked) acknowledged batches verified")
+    }
+}
