@@ -5,6 +5,7 @@ import MsgStore
 struct MsgStoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msgstore",
-        abstract: "An embedded storage engine for messaging, and the server built on it."
+        abstract: "An embedded storage engine for messaging, and the server built on it.",
+        subcommands: [BenchCommand.self]
     )
 }

@@ -47,7 +47,9 @@ final class CommitPipeline: @unchecked Sendable {
         }
     }
 
-    private let lock = ConditionLock()
+    private let lock: ConditionLock
+    /// Wakes the log thread: async work queued, a leader finished, or shutdown.
+    private let logThreadWakeup: LockCondition
     // Guarded by `lock`:
     private var queue: [Request] = []
     private var queueHead = 0
@@ -62,7 +64,6 @@ final class CommitPipeline: @unchecked Sendable {
     private var clock: CommitClock
     private unowned(unsafe) let target: any CommitTarget
     private let maxGroupBytes: Int
-    private let syncMode: StoreOptions.SyncMode
 
     /// The last sequence number whose batch is fully applied and visible.
     let published: Atomic<UInt64>
@@ -70,12 +71,14 @@ final class CommitPipeline: @unchecked Sendable {
     let stats = CommitStats()
 
     init(wal: WriteAheadLog, lastSequence: UInt64, clock: CommitClock, target: any CommitTarget, options: StoreOptions) {
+        let lock = ConditionLock()
+        self.lock = lock
+        self.logThreadWakeup = LockCondition(lock)
         self.wal = wal
         self.nextSequence = lastSequence + 1
         self.clock = clock
         self.target = target
         self.maxGroupBytes = options.maxGroupCommitBytes
-        self.syncMode = options.sync
         self.published = Atomic(lastSequence)
         threadRunning = true
         startThread(name: "msgstore-log") { [self] in logThreadLoop() }
@@ -92,7 +95,6 @@ final class CommitPipeline: @unchecked Sendable {
             throw error
         }
         queue.append(request)
-        lock.broadcast()
         while request.result == nil && (leaderActive || queue[queueHead] !== request) {
             lock.wait()
         }
@@ -116,7 +118,7 @@ final class CommitPipeline: @unchecked Sendable {
                 return
             }
             queue.append(request)
-            lock.broadcast()
+            if !leaderActive { logThreadWakeup.broadcast() }
             lock.unlock()
         }
     }
@@ -132,6 +134,7 @@ final class CommitPipeline: @unchecked Sendable {
         lock.lock()
         stopping = true
         lock.broadcast()
+        logThreadWakeup.broadcast()
         while threadRunning || leaderActive || queueHead < queue.count { lock.wait() }
         lock.unlock()
     }
@@ -148,7 +151,7 @@ final class CommitPipeline: @unchecked Sendable {
                 continue
             }
             if stopping && !hasWork && !leaderActive { break }
-            lock.wait()
+            logThreadWakeup.wait()
         }
         threadRunning = false
         lock.broadcast()
@@ -197,6 +200,7 @@ final class CommitPipeline: @unchecked Sendable {
         }
         leaderActive = false
         lock.broadcast()
+        if queueHead < queue.count && queue[queueHead].continuation != nil { logThreadWakeup.broadcast() }
         lock.unlock()
         for (continuation, result) in continuations {
             continuation.resume(with: result.mapError { $0 as any Error })
@@ -226,7 +230,7 @@ final class CommitPipeline: @unchecked Sendable {
                 request.batch.bytes.withUnsafeBytes { wal.append($0) }
                 wantsSync = wantsSync || request.sync
             }
-            let shouldSync = wantsSync && syncMode == .always
+            let shouldSync = wantsSync
             try wal.commit(sync: shouldSync)
             for request in group {
                 try request.batch.bytes.withUnsafeBytes { try target.apply($0) }

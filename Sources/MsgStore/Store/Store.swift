@@ -73,18 +73,21 @@ public final class Store: Sendable {
     /// ``StoreOptions/sync``) and visible. Blocks the calling thread: call it
     /// from your own threads, not from Swift's cooperative pool (use the
     /// `async` variant there).
+    ///
+    /// - Parameter sync: `true` to `fdatasync` before returning, `false` not
+    ///   to; `nil` (default) follows ``StoreOptions/sync``.
     @discardableResult
-    public func write(_ batch: WriteBatch) throws -> CommitReceipt {
+    public func write(_ batch: WriteBatch, sync: Bool? = nil) throws -> CommitReceipt {
         try validate(batch)
-        return try engine.pipeline.commit(batch, sync: engine.options.sync == .always)
+        return try engine.pipeline.commit(batch, sync: sync ?? (engine.options.sync == .always))
     }
 
     /// Commits `batch` atomically; resumes when it is durable and visible.
     /// The caller's thread is never blocked: the log's own thread does the I/O.
     @discardableResult
-    public func write(_ batch: WriteBatch) async throws -> CommitReceipt {
+    public func write(_ batch: WriteBatch, sync: Bool? = nil) async throws -> CommitReceipt {
         try validate(batch)
-        return try await engine.pipeline.commit(batch, sync: engine.options.sync == .always)
+        return try await engine.pipeline.commit(batch, sync: sync ?? (engine.options.sync == .always))
     }
 
     private func validate(_ batch: WriteBatch) throws {

@@ -64,8 +64,35 @@ final class ConditionLock: @unchecked Sendable {
     /// Wakes every waiter.
     func broadcast() { pthread_cond_broadcast(condition) }
 
+    fileprivate func wait(on other: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_wait(other, mutex) }
+
     /// Wakes one waiter.
     func signal() { pthread_cond_signal(condition) }
+}
+
+/// A second condition variable on a ``ConditionLock``'s mutex, so that one
+/// set of waiters (a background thread) is not woken by broadcasts meant for
+/// another (foreground writers).
+final class LockCondition: @unchecked Sendable {
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let lock: ConditionLock
+
+    init(_ lock: ConditionLock) {
+        self.lock = lock
+        condition = .allocate(capacity: 1)
+        condition.initialize(to: pthread_cond_t())
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        condition.deallocate()
+    }
+
+    /// Waits for a signal. REQUIRES: `lock` is held.
+    func wait() { lock.wait(on: condition) }
+    /// Wakes every waiter.
+    func broadcast() { pthread_cond_broadcast(condition) }
 }
 
 /// Starts a detached OS thread (not part of Swift's cooperative pool) running `body`.

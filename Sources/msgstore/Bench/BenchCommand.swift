@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+
+/// `msgstore bench`: the standard messaging workload, in-process.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run the messaging workload (shared/bench) against the engine and print msgbench/1 JSON lines.",
+        discussion: """
+            Generate a workload with `python3 shared/bench/gen_workload.py --out /tmp/msgbench-wl`,
+            then compare with `shared/peers/run --engine rocksdb --workload /tmp/msgbench-wl ...`.
+            The data directory (--db) is created if missing and left in place for `msgstore inspect`.
+            """
+    )
+
+    @Option(help: "The workload folder written by gen_workload.py.")
+    var workload: String
+
+    @Option(help: "The store's data directory (created if missing, must be empty).")
+    var db: String
+
+    @Option(help: "buffered (log written, not fsynced per send) or durable (fsynced before a send returns).")
+    var durability: Durability = .buffered
+
+    @Option(help: "Client threads for the timed phases (default: 1 buffered, 8 durable).")
+    var threads: Int?
+
+    @Option(help: "Time only the first N sends; the rest load buffered with 1 thread (ingest_rest).")
+    var limit: Int?
+
+    enum Durability: String, ExpressibleByArgument, CaseIterable {
+        case buffered, durable
+    }
+
+    func validate() throws {
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if FileManager.default.fileExists(atPath: db),
+           let contents = try? FileManager.default.contentsOfDirectory(atPath: db), !contents.isEmpty {
+            throw ValidationError("--db \(db) is not empty; the benchmark starts from an empty folder")
+        }
+    }
+
+    func run() throws {
+        let loaded: Workload
+        do {
+            loaded = try Workload(directory: workload)
+        } catch {
+            throw ValidationError("cannot read the workload in \(workload): \(error)")
+        }
+        let durable = durability == .durable
+        let runner = BenchRunner(workload: loaded, databaseDirectory: db, durable: durable,
+                                 threads: threads ?? (durable ? 8 : 1), limit: limit)
+        try runner.run()
+    }
+}
