@@ -10,7 +10,7 @@ protocol InternalIterator: AnyObject {
     /// Moves to the first entry.
     func seekToFirst() throws
     /// Moves to the first entry whose internal key is ≥ `target`.
-    func seek(_ target: UnsafeRawBufferPointer) throws
+    func seek(toFirstAtOrAfter target: UnsafeRawBufferPointer) throws
     /// Moves to the next entry. REQUIRES: `isValid`.
     func next() throws
     /// The current internal key. REQUIRES: `isValid`.
@@ -49,8 +49,8 @@ final class MergingIterator: InternalIterator {
         findSmallest()
     }
 
-    func seek(_ target: UnsafeRawBufferPointer) throws {
-        for child in children { try child.seek(target) }
+    func seek(toFirstAtOrAfter target: UnsafeRawBufferPointer) throws {
+        for child in children { try child.seek(toFirstAtOrAfter: target) }
         findSmallest()
     }
 
@@ -82,7 +82,7 @@ final class SnapshotIterator {
         var target: [UInt8] = []
         target.reserveCapacity(userKey.count + 8)
         InternalKey.append(userKey: userKey, sequence: snapshot, kind: .value, to: &target)
-        try target.withUnsafeBytes { try source.seek($0) }
+        try target.withUnsafeBytes { try source.seek(toFirstAtOrAfter: $0) }
         try settle(skipping: nil)
     }
 

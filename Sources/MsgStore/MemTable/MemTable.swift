@@ -78,7 +78,7 @@ final class MemTableIterator: InternalIterator {
 
     func seekToFirst() { node = table.withList { $0.first } }
 
-    func seek(_ target: UnsafeRawBufferPointer) {
+    func seek(toFirstAtOrAfter target: UnsafeRawBufferPointer) {
         let userKey = InternalKey.userKey(target)
         let trailer = InternalKey.trailer(target)
         node = table.withList { $0.seek(userKey: userKey, trailer: trailer) }
