@@ -66,6 +66,9 @@ import Testing
             Variant(name: "zstd3", level: 3, dictionary: nil, blockSize: 4096),
             Variant(name: "zstd3+dict16K", level: 3, dictionary: .init(sizeBytesMax: 16 << 10, trainingBytes: 1 << 20), blockSize: 4096),
             Variant(name: "zstd3+dict64K", level: 3, dictionary: .init(sizeBytesMax: 64 << 10, trainingBytes: 4 << 20), blockSize: 4096),
+            Variant(name: "zstd3+dict64K/1MiB", level: 3, dictionary: .init(sizeBytesMax: 64 << 10, trainingBytes: 1 << 20), blockSize: 4096),
+            Variant(name: "zstd3+dict110K", level: 3, dictionary: .init(sizeBytesMax: 110 << 10, trainingBytes: 4 << 20), blockSize: 4096),
+            Variant(name: "zstd1+dict64K", level: 1, dictionary: .init(sizeBytesMax: 64 << 10, trainingBytes: 4 << 20), blockSize: 4096),
             Variant(name: "zstd3 16KiB blocks", level: 3, dictionary: nil, blockSize: 16 << 10),
             Variant(name: "zstd3+dict16K 16KiB blocks", level: 3, dictionary: .init(sizeBytesMax: 16 << 10, trainingBytes: 1 << 20), blockSize: 16 << 10),
         ]
