@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import MsgStore
+
+/// SplitMix64: a small seeded generator; tests print the seed they use.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A generator seeded from `MSGSTORE_TEST_SEED` or at random; prints the seed.
+    static func make(_ test: String) -> SeededGenerator {
+        let seed = ProcessInfo.processInfo.environment["MSGSTORE_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        print("\(test): seed \(seed) (rerun with MSGSTORE_TEST_SEED=\(seed))")
+        return SeededGenerator(seed: seed)
+    }
+}
+
+/// A temporary directory removed when the value is released.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "msgstore-table-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+/// One entry of a test table.
+struct TestEntry: Equatable {
+    var key: [UInt8]  // internal key
+    var value: [UInt8]
+    var userKey: [UInt8] { Array(key[..<(key.count - 8)]) }
+    var sequence: UInt64 { key.withUnsafeBytes { InternalKey.sequence($0) } }
+    var kind: InternalKey.Kind { key.withUnsafeBytes { InternalKey.kind($0)! } }
+}
+
+enum TableTesting {
+    static let fileSystem = PosixFileSystem()
+
+    /// A row user key: varint(16) ‖ partition(16) ‖ sortKey.
+    static func rowKey(partition: [UInt8], sortKey: [UInt8]) -> [UInt8] {
+        var key: [UInt8] = []
+        partition.withUnsafeBytes { p in sortKey.withUnsafeBytes { s in RowKeyCoding.append(partitionKey: p, sortKey: s, to: &key) } }
+        return key
+    }
+
+    static func randomBytes(_ count: Int, _ rng: inout SeededGenerator) -> [UInt8] {
+        (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    }
+
+    static let words = ["hello", "see", "you", "at", "the", "meeting", "tomorrow", "thanks", "ok", "lunch",
+                        "project", "update", "sounds", "good", "call", "me", "later", "when", "are", "we",
+                        "shipping", "release", "deploy", "review", "please", "coffee", "weekend", "great"]
+
+    static func text(_ rng: inout SeededGenerator, words count: Int) -> [UInt8] {
+        Array((0..<count).map { _ in words[Int.random(in: 0..<words.count, using: &rng)] }.joined(separator: " ").utf8)
+    }
+
+    /// Sorted entries: `userKeys` row keys over a few partitions, 1–3 versions
+    /// each (newest first), about 10% tombstones; values mix text and random bytes.
+    static func entries(userKeys: Int, partitions: Int, _ rng: inout SeededGenerator) -> [TestEntry] {
+        let partitionKeys = (0..<partitions).map { _ in randomBytes(16, &rng) }
+        var userKeySet = Set<[UInt8]>()
+        while userKeySet.count < userKeys {
+            let partition = partitionKeys[Int.random(in: 0..<partitions, using: &rng)]
+            var sortKey: [UInt8] = []
+            sortKey.appendBigEndian64(UInt64.random(in: 0..<1_000_000, using: &rng))
+            sortKey += randomBytes(Int.random(in: 0...4, using: &rng), &rng)
+            userKeySet.insert(rowKey(partition: partition, sortKey: sortKey))
+        }
+        var result: [TestEntry] = []
+        var sequence: UInt64 = 1
+        for userKey in userKeySet {
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                sequence += UInt64.random(in: 1...3, using: &rng)
+                let deletion = Int.random(in: 0..<10, using: &rng) == 0
+                let value: [UInt8] = deletion ? [] : (Bool.random(using: &rng)
+                    ? text(&rng, words: Int.random(in: 1...20, using: &rng))
+                    : randomBytes(Int.random(in: 0...60, using: &rng), &rng))
+                result.append(TestEntry(key: InternalKey.make(userKey: userKey, sequence: sequence, kind: deletion ? .deletion : .value), value: value))
+            }
+        }
+        result.sort { compare($0.key, $1.key) < 0 }
+        return result
+    }
+
+    /// Writes `entries` to `path` and returns the metadata.
+    @discardableResult
+    static func build(_ entries: [TestEntry], at path: String, options: TableOptions = TableOptions()) throws -> TableMetadata {
+        let file = try fileSystem.open(path, mode: .createTruncate)
+        defer { try? file.close() }
+        let builder = TableBuilder(file: file, options: options)
+        for entry in entries { try builder.add(key: entry.key, value: entry.value) }
+        return try builder.finish()
+    }
+
+    static func open(_ path: String, cache: BlockCache? = nil, fileNumber: UInt64 = 1) throws -> TableReader {
+        try TableReader.open(fileSystem: fileSystem, path: path, fileNumber: fileNumber, cache: cache)
+    }
+
+    /// Every entry, by iterating from the first.
+    static func scan(_ table: TableReader) throws -> [TestEntry] {
+        let iterator = table.makeIterator()
+        var result: [TestEntry] = []
+        try iterator.seekToFirst()
+        while iterator.isValid {
+            result.append(TestEntry(key: Array(iterator.key), value: Array(iterator.value)))
+            try iterator.next()
+        }
+        return result
+    }
+
+    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBytes { a in b.withUnsafeBytes { b in InternalKey.compare(a, b) } }
+    }
+}
