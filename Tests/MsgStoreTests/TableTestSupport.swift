@@ -2,36 +2,15 @@ import Foundation
 import Testing
 @testable import MsgStore
 
-/// SplitMix64: a small seeded generator; tests print the seed they use.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A generator seeded from `MSGSTORE_TEST_SEED` or at random; prints the seed.
+extension SeededGenerator {
+    /// A generator seeded from `MSGSTORE_SEED` or at random; prints the seed.
     static func make(_ test: String) -> SeededGenerator {
-        let seed = ProcessInfo.processInfo.environment["MSGSTORE_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-        print("\(test): seed \(seed) (rerun with MSGSTORE_TEST_SEED=\(seed))")
-        return SeededGenerator(seed: seed)
+        SeededGenerator(seed: testSeed(test))
     }
 }
 
-/// A temporary directory removed when the value is released.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "msgstore-table-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-}
+/// The table tests' name for ``TestDirectory``.
+typealias TemporaryDirectory = TestDirectory
 
 /// One entry of a test table.
 struct TestEntry: Equatable {
