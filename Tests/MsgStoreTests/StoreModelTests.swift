@@ -83,15 +83,42 @@ import Testing
     }
 
     @Test func randomBatchesWithReopenMatchTheModel() throws {
-        let seed = testSeed()
-        var random = SeededGenerator(seed: seed)
-        let directory = TestDirectory()
         var options = StoreOptions()
         options.sync = .none
         options.walSegmentBytes = 8 * 1024
+        try run(options: options, steps: 300)
+    }
+
+    /// The same with tiny memtables and levels, so that flushes and compactions
+    /// (L0 → L1 → L2, tombstones dropped at the bottom) happen many times.
+    @Test func randomBatchesWithFlushesAndCompactionsMatchTheModel() throws {
+        var options = StoreOptions()
+        options.sync = .none
+        options.walSegmentBytes = 16 * 1024
+        options.memtableBytes = 2 * 1024
+        options.memtableBudgetBytes = 32 * 1024
+        options.level0CompactionTrigger = 2
+        options.levelBaseBytes = 4 * 1024
+        options.levelMultiplier = 2
+        options.targetFileBytes = 2 * 1024
+        options.dictionaryBytes = 0
+        options.maxLiveLogSegments = 3
+        let statistics = try run(options: options, steps: 800)
+        print("flushes \(statistics.flushes), compactions \(statistics.compactions), files/level \(statistics.levelFileCounts)")
+        #expect(statistics.flushes > 10)
+        #expect(statistics.compactions > 5)
+        #expect(statistics.levelFileCounts.dropFirst(2).contains { $0 > 0 })
+    }
+
+    @discardableResult
+    func run(options: StoreOptions, steps: Int) throws -> StoreStatistics {
+        let seed = testSeed()
+        var random = SeededGenerator(seed: seed)
+        let directory = TestDirectory()
         var store = try TestSchema.open(directory, options: options)
         var model = Model()
-        for step in 0..<300 {
+        var statistics = StoreStatistics()
+        for step in 0..<steps {
             var batch = WriteBatch()
             var ops: [Op] = []
             for _ in 0..<Int.random(in: 1...6, using: &random) { ops.append(Self.randomOp(&random)) }
@@ -104,16 +131,25 @@ import Testing
             }
             try store.write(batch)
             if step % 25 == 0 { try check(store, model) }
+            if step % 97 == 0 { try store.settle() }
             if Int.random(in: 0..<40, using: &random) == 0 {
+                statistics.flushes += store.statistics.flushes
+                statistics.compactions += store.statistics.compactions
                 try store.close()
                 store = try TestSchema.open(directory, options: options)
                 try check(store, model)
             }
         }
         try check(store, model)
+        try store.settle()
+        try check(store, model)
+        statistics.flushes += store.statistics.flushes
+        statistics.compactions += store.statistics.compactions
         try store.close()
         store = try TestSchema.open(directory, options: options)
         try check(store, model)
+        statistics.levelFileCounts = store.statistics.levelFileCounts
         try store.close()
+        return statistics
     }
 }

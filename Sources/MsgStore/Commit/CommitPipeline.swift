@@ -12,7 +12,7 @@ protocol CommitTarget: AnyObject, Sendable {
     /// Called by the leader after a group is applied (memtable rotation, flush scheduling).
     func afterGroup() throws
     /// Blocks the leader while the memtables are over budget (flushes catching up).
-    func waitForMemoryBudget()
+    func waitForMemoryBudget() throws
 }
 
 /// Group commit (LevelDB's writer queue, RocksDB's write group).
@@ -67,6 +67,8 @@ final class CommitPipeline: @unchecked Sendable {
 
     /// The last sequence number whose batch is fully applied and visible.
     let published: Atomic<UInt64>
+    /// The commit timestamp of the batch at `published`.
+    let publishedTimestamp: Atomic<Int64>
     /// Counters.
     let stats = CommitStats()
 
@@ -80,6 +82,7 @@ final class CommitPipeline: @unchecked Sendable {
         self.target = target
         self.maxGroupBytes = options.maxGroupCommitBytes
         self.published = Atomic(lastSequence)
+        self.publishedTimestamp = Atomic(clock.last)
         threadRunning = true
         startThread(name: "msgstore-log") { [self] in logThreadLoop() }
     }
@@ -137,6 +140,27 @@ final class CommitPipeline: @unchecked Sendable {
         logThreadWakeup.broadcast()
         while threadRunning || leaderActive || queueHead < queue.count { lock.wait() }
         lock.unlock()
+    }
+
+    /// Runs `body` as the only leader: no group commits while it runs, so it
+    /// may do what only the leader may (rotate memtables). Blocks the thread.
+    func withExclusiveLeadership<T>(_ body: () throws -> T) throws -> T {
+        lock.lock()
+        while leaderActive { lock.wait() }
+        if let failure {
+            lock.unlock()
+            throw failure
+        }
+        leaderActive = true
+        lock.unlock()
+        defer {
+            lock.lock()
+            leaderActive = false
+            lock.broadcast()
+            if queueHead < queue.count && queue[queueHead].continuation != nil { logThreadWakeup.broadcast() }
+            lock.unlock()
+        }
+        return try body()
     }
 
     /// The error that stopped the pipeline, if any.
@@ -211,7 +235,7 @@ final class CommitPipeline: @unchecked Sendable {
     /// Sequences, logs, syncs and applies a group. Runs without the lock.
     private func runGroup(_ group: [Request]) -> Result<[CommitReceipt], StoreError> {
         do {
-            target.waitForMemoryBudget()
+            try target.waitForMemoryBudget()
             var overlay = IndexOverlay()
             var receipts: [CommitReceipt] = []
             receipts.reserveCapacity(group.count)
@@ -231,10 +255,13 @@ final class CommitPipeline: @unchecked Sendable {
                 wantsSync = wantsSync || request.sync
             }
             let shouldSync = wantsSync
+            let lengthBefore = wal.writer.flushedLength
             try wal.commit(sync: shouldSync)
+            stats.logBytes.add(UInt64(wal.writer.flushedLength - lengthBefore), ordering: .relaxed)
             for request in group {
                 try request.batch.bytes.withUnsafeBytes { try target.apply($0) }
             }
+            publishedTimestamp.store(clock.last, ordering: .relaxed)
             published.store(nextSequence - 1, ordering: .releasing)
             stats.record(batches: group.count, sequences: nextSequence - firstSequence, synced: shouldSync)
             try target.afterGroup()
@@ -258,6 +285,7 @@ final class CommitStats: Sendable {
     let groups = Atomic<UInt64>(0)
     let batches = Atomic<UInt64>(0)
     let syncs = Atomic<UInt64>(0)
+    let logBytes = Atomic<UInt64>(0)
 
     func record(batches count: Int, sequences: UInt64, synced: Bool) {
         groups.add(1, ordering: .relaxed)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The result of looking a user key up at a snapshot.
 enum LookupResult: Equatable {
     /// The newest visible version is a value.
@@ -17,6 +19,8 @@ enum LookupResult: Equatable {
 /// views of them stay valid while the memtable is alive.
 final class MemTable: @unchecked Sendable {
     private let lock = ConditionLock()
+    private let bytesEstimate = Atomic<Int>(0)
+    private let entryCount = Atomic<Int>(0)
     private let list = SkipList()
     /// Largest sequence number added.
     private(set) var largestSequence: UInt64 = 0
@@ -32,9 +36,12 @@ final class MemTable: @unchecked Sendable {
     var bytesReserved: Int { lock.withLock { list.bytesReserved } }
 
     /// Number of entries (versions, tombstones included).
-    var count: Int { lock.withLock { list.count } }
+    var count: Int { entryCount.load(ordering: .relaxed) }
 
     var isEmpty: Bool { count == 0 }
+
+    /// Approximate memory held (arena bytes of the entries), readable without the lock.
+    var approximateBytes: Int { bytesEstimate.load(ordering: .relaxed) }
 
     /// Adds a version. REQUIRES: `sequence` not used before in this memtable for this key.
     func add(userKey: UnsafeRawBufferPointer, sequence: UInt64, kind: InternalKey.Kind, value: UnsafeRawBufferPointer) {
@@ -42,6 +49,8 @@ final class MemTable: @unchecked Sendable {
             list.insert(userKey: userKey, trailer: InternalKey.trailer(sequence: sequence, kind: kind), value: value)
             if sequence > largestSequence { largestSequence = sequence }
         }
+        bytesEstimate.add(userKey.count + value.count + 48, ordering: .relaxed)
+        entryCount.add(1, ordering: .relaxed)
     }
 
     /// The newest version of `userKey` with sequence ≤ `snapshot`.

@@ -8,7 +8,7 @@ final class TableState: Sendable {
     init(handle: Table, firstLogNumber: UInt64, indexes: [IndexState]) {
         self.handle = handle
         self.partitions = (0..<handle.partitionCount).map {
-            Partition(tableId: handle.id, index: $0, firstLogNumber: firstLogNumber)
+            Partition(id: PartitionID(tableId: handle.id, partition: $0), firstLogNumber: firstLogNumber)
         }
         self.indexes = indexes
     }

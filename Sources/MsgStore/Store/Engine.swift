@@ -1,7 +1,12 @@
 import Synchronization
 
-/// The engine behind ``Store``: the catalog of tables, the commit pipeline
-/// and the read path. `Store` is its thin public façade.
+/// The engine behind ``Store``: the catalog of tables, the commit pipeline,
+/// the version set (manifest + live SSTables), background flush and
+/// compaction, and the read path. `Store` is its thin public façade.
+///
+/// Locks, in order: `versionLock` (manifest, version state, live logs,
+/// background flags) may be held while taking a partition's lock, never the
+/// reverse. The commit pipeline's lock is never held while taking either.
 final class Engine: CommitTarget, @unchecked Sendable {
     let directory: String
     let fileSystem: any FileSystem
@@ -9,12 +14,40 @@ final class Engine: CommitTarget, @unchecked Sendable {
     private let directoryLock: any FileLock
     let tablesById: [UInt32: TableState]
     let tablesByName: [String: TableState]
-    /// Set once in `open`, before any write.
+    let partitions: [Partition]
+    let partitionsById: [PartitionID: Partition]
+    /// Set once in `init`, before any write.
     private(set) var pipeline: CommitPipeline!
-    /// Next number for a new file (log segment, table file, manifest).
-    private let nextFileNumber: Atomic<UInt64>
+    let blockCache: BlockCache
+    let counters = EngineCounters()
+
+    /// Next number for a new file (log segment, SSTable, manifest).
+    let nextFileNumber: Atomic<UInt64>
+    /// The log segment being appended to.
+    let currentLogNumber: Atomic<UInt64>
     let recovery: WriteAheadLog.RecoveryReport
+    let manifestNotes: [String]
     private let closed = Atomic<Bool>(false)
+
+    // Guarded by `versionLock`:
+    let versionLock: ConditionLock
+    /// Wakes the flush and compaction threads.
+    let backgroundWakeup: LockCondition
+    /// Wakes writers stalled on memory or L0, and `settle`.
+    let progressWakeup: LockCondition
+    var manifest: Manifest
+    var versionState: VersionState
+    var liveLogs: [UInt64]
+    var backgroundError: StoreError?
+    var stopping = false
+    var runningThreads = 0
+    var runningJobs = 0
+    /// Per partition and level: the largest key of the last file compacted (round robin).
+    var compactionPointers: [PartitionID: [[UInt8]]] = [:]
+
+    // Owned by the commit leader:
+    /// Partitions whose active memtable passed `memtableBytes` during the group.
+    var rotationCandidates: [Partition] = []
 
     // MARK: Open
 
@@ -34,34 +67,102 @@ final class Engine: CommitTarget, @unchecked Sendable {
         self.fileSystem = fileSystem
         self.options = options
         self.directoryLock = lock
+        let versionLock = ConditionLock()
+        self.versionLock = versionLock
+        backgroundWakeup = LockCondition(versionLock)
+        progressWakeup = LockCondition(versionLock)
+        let blockCache = BlockCache(capacityBytes: options.blockCacheBytes)
+        self.blockCache = blockCache
 
-        let segments = try WriteAheadLog.segments(in: directory, fileSystem: fileSystem)
-        let firstLog = segments.first ?? 1
+        // 1. The manifest: live SSTables and counters.
+        let loaded = try Manifest.load(directory: directory, fileSystem: fileSystem)
+        var state = loaded.state
+        manifestNotes = loaded.notes
+
+        // 2. The catalog of tables.
+        let allSegments = try WriteAheadLog.segments(in: directory, fileSystem: fileSystem)
+        let segments = allSegments.filter { $0 >= state.logNumber }
+        let firstLog = segments.first ?? state.nextFileNumber
         let states = try Engine.reconcileSchema(directory: directory, declared: tables, fileSystem: fileSystem, firstLogNumber: firstLog)
         tablesById = Dictionary(uniqueKeysWithValues: states.map { ($0.handle.id, $0) })
         tablesByName = Dictionary(uniqueKeysWithValues: states.map { ($0.handle.name, $0) })
+        partitions = states.flatMap(\.partitions)
+        partitionsById = Dictionary(uniqueKeysWithValues: partitions.map { ($0.id, $0) })
 
-        // Replay the log into the memtables.
-        var lastSequence: UInt64 = 0
-        var clock = CommitClock()
+        // 3. Open every live SSTable.
+        let partitionsById = self.partitionsById
+        for (id, levels) in state.files {
+            guard let partition = partitionsById[id] else {
+                throw StoreError.corruption("the manifest lists files of unknown table id \(id.tableId) partition \(id.partition)",
+                                            file: joinPath(directory, Manifest.fileName(loaded.manifestNumber ?? 0)), offset: nil)
+            }
+            var version = PartitionVersion()
+            for (level, files) in levels.enumerated() {
+                version.levels[level] = try files.map {
+                    try TableFile(metadata: $0, directory: directory, fileSystem: fileSystem, cache: blockCache)
+                }
+            }
+            partition.installRecovered(version)
+        }
+
+        // 4. Replay the log into the memtables, skipping what is already in SSTables.
+        var lastSequence = state.lastSequence
+        var clock = CommitClock(last: state.lastTimestamp)
         let mode: LogReader.Mode = options.recovery == .strict ? .strict : .pointInTime
         let byId = tablesById
+        let flushed = state.flushed
         recovery = try WriteAheadLog.replay(directory: directory, numbers: segments, fileSystem: fileSystem, mode: mode) { record, file, offset in
             guard let header = BatchDecoder.header(record) else {
                 throw StoreError.corruption("log record too short for a batch header", file: file, offset: offset)
             }
-            try Engine.apply(record, tables: byId, file: file, offset: offset)
+            try Engine.apply(record, tables: byId, skipping: flushed, file: file, offset: offset)
             clock.observe(header.timestamp)
-            if header.count > 0 {
-                lastSequence = max(lastSequence, header.baseSequence + UInt64(header.count) - 1)
-            } else {
-                lastSequence = max(lastSequence, header.baseSequence)
+            lastSequence = max(lastSequence, header.baseSequence + UInt64(max(header.count, 1)) - 1)
+        }
+        for sequence in state.flushed.values { lastSequence = max(lastSequence, sequence) }
+
+        // 5. A new manifest holding the recovered state; files nothing refers to are removed.
+        state.lastSequence = lastSequence
+        state.lastTimestamp = clock.last
+        let manifestNumber = state.nextFileNumber
+        let logNumber = manifestNumber + 1
+        state.nextFileNumber = logNumber + 1
+        manifest = try Manifest(directory: directory, fileSystem: fileSystem, number: manifestNumber, state: state)
+        versionState = state
+        nextFileNumber = Atomic(state.nextFileNumber)
+        currentLogNumber = Atomic(logNumber)
+        liveLogs = (allSegments.filter { $0 >= state.logNumber } + [logNumber]).sorted()
+        try Engine.removeUnreferencedFiles(directory: directory, fileSystem: fileSystem, state: state,
+                                           keepManifest: manifestNumber, keepLogs: Set(liveLogs))
+
+        // 6. The log to append to, and the threads.
+        let wal = try WriteAheadLog(directory: directory, fileSystem: fileSystem, segmentBytes: options.walSegmentBytes, number: logNumber)
+        pipeline = CommitPipeline(wal: wal, lastSequence: lastSequence, clock: clock, target: self, options: options)
+        for partition in partitions where partition.active.approximateBytes >= options.memtableBytes {
+            partition.rotate(logNumber: logNumber)
+        }
+        startBackgroundThreads()
+    }
+
+    /// Deletes SSTables not in the manifest, old manifests, log segments already
+    /// flushed, and leftover temporary files.
+    private static func removeUnreferencedFiles(
+        directory: String, fileSystem: any FileSystem, state: VersionState, keepManifest: UInt64, keepLogs: Set<UInt64>
+    ) throws {
+        let live = state.liveFileNumbers
+        var removed = false
+        for name in try fileSystem.contentsOfDirectory(directory) {
+            let obsolete: Bool
+            if let number = TableFile.fileNumber(name) { obsolete = !live.contains(number) }
+            else if let number = Manifest.manifestNumber(name) { obsolete = number != keepManifest }
+            else if let number = WriteAheadLog.segmentNumber(name) { obsolete = !keepLogs.contains(number) }
+            else { obsolete = name.hasSuffix(".tmp") }
+            if obsolete {
+                try fileSystem.remove(joinPath(directory, name))
+                removed = true
             }
         }
-        let newLog = (segments.last ?? 0) + 1
-        nextFileNumber = Atomic(newLog + 1)
-        let wal = try WriteAheadLog(directory: directory, fileSystem: fileSystem, segmentBytes: options.walSegmentBytes, number: newLog)
-        pipeline = CommitPipeline(wal: wal, lastSequence: lastSequence, clock: clock, target: self, options: options)
+        if removed { try fileSystem.syncDirectory(directory) }
     }
 
     /// Checks the declared tables against the `SCHEMA` file, records new ones,
@@ -115,7 +216,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
             let handle = Table(name: table.name, id: id, partitionCount: table.partitionCount, indexKind: nil, hasIndexes: !indexStates.isEmpty)
             states.append(TableState(handle: handle, firstLogNumber: firstLogNumber, indexes: indexStates))
         }
-        // Tables known to the directory but not declared now: kept, so their log records replay.
+        // Tables known to the directory but not declared now: kept, so their data stays readable and their log records replay.
         for entry in catalog.entries where seenIds[entry.id] == nil {
             let kind: IndexSchema.Kind? = entry.kind == 1 ? .covering : entry.kind == 2 ? .referencing : nil
             let handle = Table(name: entry.name, id: entry.id, partitionCount: entry.partitionCount, indexKind: kind, hasIndexes: false)
@@ -132,157 +233,30 @@ final class Engine: CommitTarget, @unchecked Sendable {
     func close() throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pipeline.shutdown()
+        stopBackgroundThreads()
         defer { directoryLock.unlock() }
         try pipeline.logForLeader.close()
+        try versionLock.withLock { try manifest.close() }
         if let failure = pipeline.failed { throw failure }
+        if let error = versionLock.withLock({ backgroundError }) { throw error }
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    // MARK: CommitTarget
-
-    func apply(_ record: UnsafeRawBufferPointer) throws {
-        try Engine.apply(record, tables: tablesById, file: nil, offset: nil)
-    }
-
-    /// Inserts every op of a logged batch into its partition's active memtable.
-    static func apply(_ record: UnsafeRawBufferPointer, tables: [UInt32: TableState], file: String?, offset: Int64?) throws {
-        guard let header = BatchDecoder.header(record) else {
-            throw StoreError.corruption("batch shorter than its header", file: file, offset: offset)
-        }
-        var sequence = header.baseSequence
-        var unknownTable: UInt32?
-        var badKey = false
-        let wellFormed = BatchDecoder.forEachOp(record) { op in
-            guard let table = tables[op.tableId] else { unknownTable = op.tableId; return }
-            guard let partition = table.partition(forUserKey: op.userKey) else { badKey = true; return }
-            partition.active.add(userKey: op.userKey, sequence: sequence, kind: op.kind, value: op.value)
-            sequence += 1
-        }
-        if let unknownTable {
-            throw StoreError.corruption("batch refers to unknown table id \(unknownTable)", file: file, offset: offset)
-        }
-        guard wellFormed, !badKey, sequence - header.baseSequence == UInt64(header.count) else {
-            throw StoreError.corruption("malformed batch (ops do not match the header)", file: file, offset: offset)
-        }
-    }
-
-    func expandIndexes(_ batch: inout WriteBatch, overlay: inout IndexOverlay) throws {
-        let original = batch.bytes
-        var additions: [(kind: InternalKey.Kind, tableId: UInt32, userKey: [UInt8], value: [UInt8]?)] = []
-        var failure: StoreError?
-        _ = original.withUnsafeBytes { raw in
-            BatchDecoder.forEachOp(raw) { op in
-                guard failure == nil, let table = tablesById[op.tableId], !table.indexes.isEmpty else { return }
-                guard let row = RowKeyCoding.decode(op.userKey) else {
-                    failure = StoreError(.invalidArgument, "malformed row key in batch")
-                    return
-                }
-                let userKey = Array(op.userKey)
-                let newValue: [UInt8]? = op.kind == .value ? Array(op.value) : nil
-                var oldValue: [UInt8]?
-                if !op.isInsert {
-                    if let pending = overlay.value(table: op.tableId, userKey: userKey) {
-                        oldValue = pending
-                    } else {
-                        do { oldValue = try get(table: table, userKey: userKey, snapshot: pipeline.published.load(ordering: .acquiring)) }
-                        catch let error as StoreError { failure = error; return }
-                        catch { failure = StoreError(.io, "\(error)"); return }
-                    }
-                }
-                overlay.record(table: op.tableId, userKey: userKey, value: newValue)
-                for index in table.indexes {
-                    let oldKey = oldValue.flatMap { index.schema.key(row, $0) }
-                    let newKey = newValue.flatMap { index.schema.key(row, $0) }
-                    let entryValue: [UInt8]? = newValue.map { index.schema.kind == .covering ? $0 : IndexReference.encode(row) }
-                    if let oldKey, oldKey != newKey {
-                        additions.append((.deletion, index.table.handle.id, RowKeyCoding.encode(oldKey), nil))
-                    }
-                    if let newKey, let entryValue {
-                        if oldKey == newKey && index.schema.kind == .referencing { continue }
-                        additions.append((.value, index.table.handle.id, RowKeyCoding.encode(newKey), entryValue))
-                    }
-                }
-            }
-        }
-        if let failure { throw failure }
-        for addition in additions {
-            batch.appendRaw(kind: addition.kind, tableId: addition.tableId, userKey: addition.userKey, value: addition.value)
-        }
-    }
-
-    func afterGroup() throws {
-        let wal = pipeline.logForLeader
-        if wal.isFull {
-            try wal.roll(to: nextFileNumber.add(1, ordering: .relaxed).oldValue)
-        }
-    }
-
-    func waitForMemoryBudget() {}
-
-    // MARK: Reads
-
-    /// The newest value of `userKey` visible at `snapshot`, or nil.
-    func get(table: TableState, userKey: [UInt8], snapshot: UInt64) throws -> [UInt8]? {
-        try userKey.withUnsafeBytes { key in
-            guard let partition = table.partition(forUserKey: key) else {
-                throw StoreError(.invalidArgument, "malformed row key")
-            }
-            for memtable in partition.sources() {
-                switch memtable.get(userKey: key, snapshot: snapshot) {
-                case .found(let value): return value
-                case .deleted: return nil
-                case .absent: continue
-                }
-            }
-            return nil
-        }
-    }
-
-    /// An iterator over the visible rows of one partition at `snapshot`.
-    func rowIterator(partition: Partition, snapshot: UInt64) -> SnapshotIterator {
-        let children: [any InternalIterator] = partition.sources().map { $0.makeIterator() }
-        return SnapshotIterator(MergingIterator(children), snapshot: snapshot)
-    }
+    /// A new file number.
+    func newFileNumber() -> UInt64 { nextFileNumber.add(1, ordering: .relaxed).oldValue }
 }
 
-/// Values written by the earlier batches of a commit group, which index
-/// maintenance must see though they are not in the memtables yet.
-struct IndexOverlay {
-    private var values: [[UInt8]: [UInt8]?] = [:]
-
-    /// `.some(nil)` when the row was deleted in this group; `nil` when the group did not touch it.
-    func value(table: UInt32, userKey: [UInt8]) -> [UInt8]?? {
-        values[Self.key(table, userKey)]
-    }
-
-    mutating func record(table: UInt32, userKey: [UInt8], value: [UInt8]?) {
-        values[Self.key(table, userKey)] = .some(value)
-    }
-
-    private static func key(_ table: UInt32, _ userKey: [UInt8]) -> [UInt8] {
-        var key: [UInt8] = []
-        key.appendFixed32(table)
-        key.append(contentsOf: userKey)
-        return key
-    }
-}
-
-extension RowKeyCoding {
-    /// The user key of a row.
-    static func encode(_ key: RowKey) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(key.partitionKey.count + key.sortKey.count + 2)
-        key.partitionKey.withUnsafeBytes { pk in
-            key.sortKey.withUnsafeBytes { sk in append(partitionKey: pk, sortKey: sk, to: &bytes) }
-        }
-        return bytes
-    }
-
-    /// The row key of a user key, or nil if malformed.
-    static func decode(_ userKey: UnsafeRawBufferPointer) -> RowKey? {
-        var cursor = ByteCursor(userKey)
-        guard let partition = cursor.readLengthPrefixed() else { return nil }
-        return RowKey(partitionKey: Array(partition), sortKey: Array(userKey[cursor.offset...]))
-    }
+/// Counters the engine keeps (all relaxed atomics; read with ``Store/statistics``).
+final class EngineCounters: Sendable {
+    let flushes = Atomic<UInt64>(0)
+    let flushBytesWritten = Atomic<UInt64>(0)
+    let compactions = Atomic<UInt64>(0)
+    let compactionBytesRead = Atomic<UInt64>(0)
+    let compactionBytesWritten = Atomic<UInt64>(0)
+    let stallMicroseconds = Atomic<UInt64>(0)
+    let slowdowns = Atomic<UInt64>(0)
+    let activeMemtableBytes = Atomic<Int>(0)
+    let immutableMemtableBytes = Atomic<Int>(0)
+    let maxLevel0Files = Atomic<Int>(0)
 }

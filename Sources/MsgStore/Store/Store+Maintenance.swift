@@ -1,6 +1,7 @@
 extension Store {
-    /// Brings the store to a quiet state — every queued write committed, and
-    /// background work (flushes, compactions) finished — and describes it.
+    /// Brings the store to a quiet state — every memtable flushed to an
+    /// SSTable, and no flush or compaction due or running — and describes the
+    /// result (files per level, bytes, write amplification).
     ///
     /// Used by `msgstore bench`'s settle phase and before measuring size.
     @discardableResult
@@ -9,12 +10,3 @@ extension Store {
     }
 }
 
-extension Engine {
-    func settle() throws -> String {
-        if let failure = pipeline.failed { throw failure }
-        let partitions = tablesById.values.flatMap(\.partitions)
-        let entries = partitions.reduce(0) { total, partition in total + partition.sources().reduce(0) { $0 + $1.count } }
-        let bytes = partitions.reduce(0) { $0 + $1.memtableBytes }
-        return "no background work pending; \(entries) entries in memtables (\(bytes >> 20) MiB), logged in the WAL"
-    }
-}

@@ -111,7 +111,7 @@ public final class Store: Sendable {
     /// The current value of a row, or `nil` if it does not exist.
     public func get(_ table: Table, _ key: RowKey) throws -> [UInt8]? {
         guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
-        return try engine.get(table: state, userKey: RowKeyCoding.encode(key), snapshot: lastSequence)
+        return try engine.get(table: state, userKey: RowKeyCoding.encode(key))
     }
 
     /// Whether a row exists.
@@ -140,7 +140,7 @@ public final class Store: Sendable {
         }
         try prefix.withUnsafeBytes { prefixBytes in
             guard let partition = state.partition(forUserKey: prefixBytes) else { return }
-            let iterator = engine.rowIterator(partition: partition, snapshot: lastSequence)
+            let iterator = engine.rowIterator(partition: partition, prefix: prefixBytes)
             try seekKey.withUnsafeBytes { try iterator.seek(userKey: $0) }
             var visited = 0
             while iterator.isValid {

@@ -17,25 +17,74 @@ public struct StoreOptions: Sendable {
         case pointInTime
     }
 
+    // MARK: Durability and recovery
+
     /// Durability of acknowledged writes.
     public var sync: SyncMode = .always
     /// Handling of mid-log corruption at open.
     public var recovery: RecoveryMode = .strict
+
+    // MARK: Write-ahead log
+
     /// A write-ahead log segment is closed and a new one started past this size.
-    public var walSegmentBytes: Int = 64 << 20
+    public var walSegmentBytes: Int = 32 << 20
+    /// Past this many live log segments, the memtables holding the oldest one
+    /// are flushed so that it can be deleted.
+    public var maxLiveLogSegments: Int = 6
+    /// Most bytes one group commit writes before syncing.
+    public var maxGroupCommitBytes: Int = 4 << 20
+
+    // MARK: Memory
+
     /// A partition's memtable becomes immutable (and is flushed) past this size.
-    public var memtableBytes: Int = 8 << 20
-    /// Total memory all memtables (active and immutable) may hold before writers wait.
-    public var memtableBudgetBytes: Int = 256 << 20
+    public var memtableBytes: Int = 4 << 20
+    /// All memtables together (active and immutable): past it the largest
+    /// active one is flushed early; immutable ones past it stall writers
+    /// until flushes catch up.
+    public var memtableBudgetBytes: Int = 64 << 20
+    /// Decoded SSTable blocks kept in memory.
+    public var blockCacheBytes: Int = 32 << 20
+
+    // MARK: SSTables and compaction
+
+    /// Target decoded size of an SSTable data block.
+    public var blockBytes: Int = 4096
+    /// zstd level of SSTable data blocks (flushes use level 1 for speed).
+    public var compressionLevel: Int32 = 3
+    /// Size of the zstd dictionary trained for each compaction output file
+    /// (0: no dictionary). Trained from the file's own data.
+    public var dictionaryBytes: Int = 32 << 10
+    /// Bloom filter bits per key (point lookups) and per prefix (scans).
+    public var bloomBitsPerKey: Int = 10
+    /// L0 files of a partition that trigger its L0 → L1 compaction.
+    public var level0CompactionTrigger: Int = 4
+    /// L0 files (in any partition) at which each commit group is slowed by 1 ms.
+    public var level0SlowdownTrigger: Int = 12
+    /// L0 files (in any partition) at which writers stop until compaction catches up.
+    public var level0StopTrigger: Int = 20
+    /// Target bytes of L1 per partition; each deeper level is `levelMultiplier` times larger.
+    public var levelBaseBytes: Int = 8 << 20
+    /// Growth factor between levels.
+    public var levelMultiplier: Int = 10
+    /// Compaction output files are cut at about this size.
+    public var targetFileBytes: Int = 4 << 20
+
+    // MARK: Limits
+
     /// The largest key (partition key + sort key) accepted.
     public var maxKeyBytes: Int = 16 << 10
     /// The largest value accepted.
     public var maxValueBytes: Int = 16 << 20
     /// The largest batch accepted (encoded bytes).
     public var maxBatchBytes: Int = 64 << 20
-    /// Most bytes one group commit writes before syncing.
-    public var maxGroupCommitBytes: Int = 4 << 20
 
     /// Default options: sync always, strict recovery.
     public init() {}
+
+    /// Target bytes of `level` (≥ 1) in one partition.
+    func targetBytes(level: Int) -> UInt64 {
+        var bytes = UInt64(levelBaseBytes)
+        for _ in 1..<max(level, 1) { bytes *= UInt64(levelMultiplier) }
+        return bytes
+    }
 }

@@ -1,0 +1,138 @@
+/// Leveled compaction, per partition (LevelDB's scheme): L0 files are merged
+/// into L1 when there are `level0CompactionTrigger` of them; a level past its
+/// byte target pushes one file (round robin over its key range) into the next
+/// level, merged with the files there that overlap it. Only the newest
+/// version of each key is kept; tombstones are dropped when no deeper level
+/// can hold an older version of the key.
+struct CompactionJob {
+    let partition: Partition
+    let level: Int
+    /// Input files of `level`.
+    let inputs: [TableFile]
+    /// Input files of `level + 1` that overlap them.
+    let overlapping: [TableFile]
+    /// Whether no level below `level + 1` overlaps the inputs' range.
+    let isBottommost: Bool
+
+    var outputLevel: Int { level + 1 }
+}
+
+extension Engine {
+    /// The partition and level most in need of compaction (score ≥ 1), claimed
+    /// for compaction. REQUIRES: versionLock held.
+    func pickCompaction() -> CompactionJob? {
+        var best: (score: Double, partition: Partition, level: Int)?
+        for partition in partitions {
+            let version = partition.version
+            let level0 = Double(version.levels[0].count) / Double(options.level0CompactionTrigger)
+            if level0 >= 1, level0 > (best?.score ?? 0) { best = (level0, partition, 0) }
+            for level in 1..<(levelCount - 1) {
+                let score = Double(version.bytes(level: level)) / Double(options.targetBytes(level: level))
+                if score >= 1, score > (best?.score ?? 0) { best = (score, partition, level) }
+            }
+        }
+        guard let best, best.partition.beginCompaction() else { return nil }
+        let version = best.partition.version
+        let inputs: [TableFile]
+        if best.level == 0 {
+            inputs = version.levels[0]
+        } else {
+            // Round robin: the first file after the last one compacted at this level.
+            let files = version.levels[best.level]
+            let pointer = compactionPointers[best.partition.id]?[best.level] ?? []
+            let next = files.first { compareBytes(Array($0.metadata.largestUserKey), pointer) > 0 } ?? files[0]
+            inputs = [next]
+            var pointers = compactionPointers[best.partition.id] ?? Array(repeating: [], count: levelCount)
+            pointers[best.level] = Array(next.metadata.largestUserKey)
+            compactionPointers[best.partition.id] = pointers
+        }
+        let smallest = inputs.map(\.metadata.smallestUserKey).min { compareBytes(Array($0), Array($1)) < 0 }!
+        let largest = inputs.map(\.metadata.largestUserKey).max { compareBytes(Array($0), Array($1)) < 0 }!
+        let overlapping = version.overlapping(level: best.level + 1, smallest: smallest, largest: largest)
+        var bottommost = true
+        for deeper in (best.level + 2)..<levelCount where !version.overlapping(level: deeper, smallest: smallest, largest: largest).isEmpty {
+            bottommost = false
+        }
+        return CompactionJob(partition: best.partition, level: best.level, inputs: inputs,
+                             overlapping: overlapping, isBottommost: bottommost)
+    }
+
+    /// Runs a compaction and installs its result.
+    func compact(_ job: CompactionJob) throws {
+        var children: [any InternalIterator] = job.inputs.map { $0.reader.makeIterator() }
+        if job.level == 0 {
+            // L0 files overlap each other: each is its own child (they are newest first).
+        } else {
+            children = [LevelIterator(files: job.inputs)]
+        }
+        if !job.overlapping.isEmpty { children.append(LevelIterator(files: job.overlapping)) }
+        let merged = MergingIterator(children)
+        try merged.seekToFirst()
+
+        var tableOptions = TableOptions()
+        tableOptions.blockSizeBytes = options.blockBytes
+        tableOptions.compressionLevel = options.compressionLevel
+        tableOptions.bloomBitsPerKey = options.bloomBitsPerKey
+        tableOptions.prefixBitsPerKey = options.bloomBitsPerKey
+        if options.dictionaryBytes > 0 {
+            tableOptions.dictionary = TableOptions.DictionaryOptions(
+                sizeBytesMax: options.dictionaryBytes, trainingBytes: min(options.targetFileBytes, options.dictionaryBytes * 64))
+        }
+        let outputs = try writeTables(from: merged, dropTombstones: job.isBottommost, options: tableOptions,
+                                      splitBytes: UInt64(options.targetFileBytes))
+
+        var edit = VersionEdit()
+        for file in job.inputs { edit.deletedFiles.append((job.partition.id, job.level, file.metadata.number)) }
+        for file in job.overlapping { edit.deletedFiles.append((job.partition.id, job.outputLevel, file.metadata.number)) }
+        for file in outputs { edit.addedFiles.append((job.partition.id, job.outputLevel, file.metadata)) }
+        let inputBytes = (job.inputs + job.overlapping).reduce(0) { $0 + $1.metadata.size }
+        try versionLock.withLock {
+            edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
+            try manifest.append(edit)
+            try versionState.apply(edit, path: joinPath(directory, Manifest.fileName(manifest.number)))
+            job.partition.installCompaction(
+                removed: Set((job.inputs + job.overlapping).map(\.metadata.number)),
+                added: outputs.map { (job.outputLevel, $0) })
+            for file in job.inputs + job.overlapping { file.markObsolete() }
+            counters.compactions.add(1, ordering: .relaxed)
+            counters.compactionBytesRead.add(inputBytes, ordering: .relaxed)
+            counters.compactionBytesWritten.add(outputs.reduce(0) { $0 + $1.metadata.size }, ordering: .relaxed)
+            refreshLevel0Count()
+        }
+    }
+
+    // MARK: Settle
+
+    /// Flushes every memtable and waits until no flush or compaction is due.
+    func settle() throws -> String {
+        let logNumber = currentLogNumber.load(ordering: .acquiring)
+        try pipeline.withExclusiveLeadership {
+            for partition in partitions { rotate(partition, logNumber: logNumber) }
+        }
+        try versionLock.withLock {
+            backgroundWakeup.broadcast()
+            while backgroundError == nil && !stopping
+                    && (runningJobs > 0 || nextFlushPending() || compactionDue()) {
+                progressWakeup.wait()
+            }
+            if let backgroundError { throw backgroundError }
+        }
+        let statistics = self.statistics()
+        let files = statistics.levelFileCounts.map(String.init).joined(separator: ",")
+        return "memtables flushed; compaction idle; files/level=\(files); sst_bytes=\(statistics.sstBytes); "
+            + "write_amp=\(String(describing: (statistics.writeAmplification * 100).rounded() / 100)); "
+            + "flushes=\(statistics.flushes) compactions=\(statistics.compactions)"
+    }
+
+    /// REQUIRES: versionLock held.
+    private func nextFlushPending() -> Bool { partitions.contains { $0.oldestImmutable != nil } }
+
+    /// REQUIRES: versionLock held.
+    private func compactionDue() -> Bool {
+        partitions.contains { partition in
+            let version = partition.version
+            if version.levels[0].count >= options.level0CompactionTrigger { return true }
+            return (1..<(levelCount - 1)).contains { version.bytes(level: $0) >= options.targetBytes(level: $0) }
+        }
+    }
+}

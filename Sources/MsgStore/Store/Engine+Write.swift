@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The commit pipeline's view of the engine: index maintenance, applying
+/// batches to memtables, memtable rotation, and write backpressure.
+extension Engine {
+    func apply(_ record: UnsafeRawBufferPointer) throws {
+        let crossed = try Engine.apply(record, tables: tablesById, skipping: nil, file: nil, offset: nil,
+                                       memtableBytes: options.memtableBytes, counters: counters)
+        rotationCandidates.append(contentsOf: crossed)
+    }
+
+    /// Inserts every op of a logged batch into its partition's active memtable,
+    /// skipping ops of partitions whose SSTables already hold them (recovery).
+    /// Returns the partitions whose memtable passed `memtableBytes`.
+    @discardableResult
+    static func apply(
+        _ record: UnsafeRawBufferPointer, tables: [UInt32: TableState], skipping flushed: [PartitionID: UInt64]?,
+        file: String?, offset: Int64?, memtableBytes: Int = .max, counters: EngineCounters? = nil
+    ) throws -> [Partition] {
+        guard let header = BatchDecoder.header(record) else {
+            throw StoreError.corruption("batch shorter than its header", file: file, offset: offset)
+        }
+        var sequence = header.baseSequence
+        var unknownTable: UInt32?
+        var badKey = false
+        var crossed: [Partition] = []
+        var added = 0
+        let wellFormed = BatchDecoder.forEachOp(record) { op in
+            defer { sequence += 1 }
+            guard let table = tables[op.tableId] else { unknownTable = op.tableId; return }
+            guard let partition = table.partition(forUserKey: op.userKey) else { badKey = true; return }
+            if let flushed, let done = flushed[partition.id], sequence <= done { return }
+            let memtable = partition.active
+            let before = memtable.approximateBytes
+            memtable.add(userKey: op.userKey, sequence: sequence, kind: op.kind, value: op.value)
+            let after = memtable.approximateBytes
+            added += after - before
+            if before < memtableBytes && after >= memtableBytes { crossed.append(partition) }
+        }
+        if let unknownTable {
+            throw StoreError.corruption("batch refers to unknown table id \(unknownTable)", file: file, offset: offset)
+        }
+        guard wellFormed, !badKey, sequence - header.baseSequence == UInt64(header.count) else {
+            throw StoreError.corruption("malformed batch (ops do not match the header)", file: file, offset: offset)
+        }
+        counters?.activeMemtableBytes.add(added, ordering: .relaxed)
+        return crossed
+    }
+
+    func expandIndexes(_ batch: inout WriteBatch, overlay: inout IndexOverlay) throws {
+        let original = batch.bytes
+        var additions: [(kind: InternalKey.Kind, tableId: UInt32, userKey: [UInt8], value: [UInt8]?)] = []
+        var failure: (any Error)?
+        _ = original.withUnsafeBytes { raw in
+            BatchDecoder.forEachOp(raw) { op in
+                guard failure == nil, let table = tablesById[op.tableId], !table.indexes.isEmpty else { return }
+                guard let row = RowKeyCoding.decode(op.userKey) else {
+                    failure = StoreError(.invalidArgument, "malformed row key in batch")
+                    return
+                }
+                let userKey = Array(op.userKey)
+                let newValue: [UInt8]? = op.kind == .value ? Array(op.value) : nil
+                var oldValue: [UInt8]?
+                if !op.isInsert {
+                    if let pending = overlay.value(table: op.tableId, userKey: userKey) {
+                        oldValue = pending
+                    } else {
+                        do { oldValue = try get(table: table, userKey: userKey) } catch { failure = error; return }
+                    }
+                }
+                overlay.record(table: op.tableId, userKey: userKey, value: newValue)
+                for index in table.indexes {
+                    let oldKey = oldValue.flatMap { index.schema.key(row, $0) }
+                    let newKey = newValue.flatMap { index.schema.key(row, $0) }
+                    let entryValue: [UInt8]? = newValue.map { index.schema.kind == .covering ? $0 : IndexReference.encode(row) }
+                    if let oldKey, oldKey != newKey {
+                        additions.append((.deletion, index.table.handle.id, RowKeyCoding.encode(oldKey), nil))
+                    }
+                    if let newKey, let entryValue {
+                        if oldKey == newKey && index.schema.kind == .referencing { continue }
+                        additions.append((.value, index.table.handle.id, RowKeyCoding.encode(newKey), entryValue))
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        for addition in additions {
+            batch.appendRaw(kind: addition.kind, tableId: addition.tableId, userKey: addition.userKey, value: addition.value)
+        }
+    }
+
+    /// After each group (leader): roll the log when full; rotate memtables that
+    /// are full, over the memory budget, or pinning too many log segments.
+    func afterGroup() throws {
+        let wal = pipeline.logForLeader
+        if wal.isFull {
+            let number = newFileNumber()
+            try wal.roll(to: number)
+            currentLogNumber.store(number, ordering: .releasing)
+            versionLock.withLock { liveLogs.append(number) }
+        }
+        let logNumber = currentLogNumber.load(ordering: .relaxed)
+        var rotated = false
+        for partition in rotationCandidates where partition.active.approximateBytes >= options.memtableBytes {
+            rotate(partition, logNumber: logNumber)
+            rotated = true
+        }
+        rotationCandidates.removeAll(keepingCapacity: true)
+
+        let active = counters.activeMemtableBytes.load(ordering: .relaxed)
+        let immutable = counters.immutableMemtableBytes.load(ordering: .relaxed)
+        if active + immutable > options.memtableBudgetBytes && active > options.memtableBudgetBytes / 4 {
+            // Over budget: flush the largest active memtable early.
+            if let largest = partitions.max(by: { $0.active.approximateBytes < $1.active.approximateBytes }),
+               !largest.active.isEmpty {
+                rotate(largest, logNumber: logNumber)
+                rotated = true
+            }
+        }
+        let (liveCount, oldest) = versionLock.withLock { (liveLogs.count, liveLogs.first) }
+        if liveCount > options.maxLiveLogSegments, let oldest {
+            for partition in partitions where !partition.active.isEmpty && partition.active.firstLogNumber <= oldest {
+                rotate(partition, logNumber: logNumber)
+                rotated = true
+            }
+        }
+        if rotated { versionLock.withLock { backgroundWakeup.broadcast() } }
+    }
+
+    /// Makes a partition's active memtable immutable. REQUIRES: commit leader (or exclusive leadership).
+    func rotate(_ partition: Partition, logNumber: UInt64) {
+        let bytes = partition.active.approximateBytes
+        guard bytes > 0 else { return }
+        partition.rotate(logNumber: logNumber)
+        counters.activeMemtableBytes.add(-bytes, ordering: .relaxed)
+        counters.immutableMemtableBytes.add(bytes, ordering: .relaxed)
+    }
+
+    /// Backpressure before each group: stall while immutable memtables exceed
+    /// the budget or some partition's L0 reached the stop trigger; slow down
+    /// (1 ms) past the slowdown trigger. Throws the background error, if any.
+    func waitForMemoryBudget() throws {
+        func overBudget() -> Bool {
+            counters.immutableMemtableBytes.load(ordering: .relaxed) > options.memtableBudgetBytes
+                || counters.maxLevel0Files.load(ordering: .relaxed) >= options.level0StopTrigger
+        }
+        if overBudget() {
+            let start = CommitClock.monotonicMicroseconds()
+            try versionLock.withLock {
+                while overBudget() && backgroundError == nil && !stopping {
+                    backgroundWakeup.broadcast()
+                    progressWakeup.wait()
+                }
+                if let backgroundError { throw backgroundError }
+            }
+            counters.stallMicroseconds.add(UInt64(CommitClock.monotonicMicroseconds() - start), ordering: .relaxed)
+        } else if counters.maxLevel0Files.load(ordering: .relaxed) >= options.level0SlowdownTrigger {
+            counters.slowdowns.add(1, ordering: .relaxed)
+            counters.stallMicroseconds.add(1000, ordering: .relaxed)
+            usleep(1000)
+        }
+        if let error = versionLock.withLock({ backgroundError }) { throw error }
+    }
+}
+
+/// Values written by the earlier batches of a commit group, which index
+/// maintenance must see though they are not in the memtables yet.
+struct IndexOverlay {
+    private var values: [[UInt8]: [UInt8]?] = [:]
+
+    /// `.some(nil)` when the row was deleted in this group; `nil` when the group did not touch it.
+    func value(table: UInt32, userKey: [UInt8]) -> [UInt8]?? {
+        values[Self.key(table, userKey)]
+    }
+
+    mutating func record(table: UInt32, userKey: [UInt8], value: [UInt8]?) {
+        values[Self.key(table, userKey)] = .some(value)
+    }
+
+    private static func key(_ table: UInt32, _ userKey: [UInt8]) -> [UInt8] {
+        var key: [UInt8] = []
+        key.appendFixed32(table)
+        key.append(contentsOf: userKey)
+        return key
+    }
+}
+
+extension RowKeyCoding {
+    /// The user key of a row.
+    static func encode(_ key: RowKey) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(key.partitionKey.count + key.sortKey.count + 2)
+        key.partitionKey.withUnsafeBytes { pk in
+            key.sortKey.withUnsafeBytes { sk in append(partitionKey: pk, sortKey: sk, to: &bytes) }
+        }
+        return bytes
+    }
+
+    /// The row key of a user key, or nil if malformed.
+    static func decode(_ userKey: UnsafeRawBufferPointer) -> RowKey? {
+        var cursor = ByteCursor(userKey)
+        guard let partition = cursor.readLengthPrefixed() else { return nil }
+        return RowKey(partitionKey: Array(partition), sortKey: Array(userKey[cursor.offset...]))
+    }
+}

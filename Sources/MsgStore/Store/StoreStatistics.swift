@@ -1,0 +1,92 @@
+/// Counters and gauges of an open store: write path, LSM shape,
+/// amplification, backpressure, caches.
+public struct StoreStatistics: Sendable, Equatable {
+    /// Sequence number of the newest visible batch.
+    public var lastSequence: UInt64 = 0
+    /// Group commits, batches committed, and `fdatasync`s of the log.
+    public var commitGroups: UInt64 = 0
+    public var batches: UInt64 = 0
+    public var logSyncs: UInt64 = 0
+    /// Bytes appended to the write-ahead log.
+    public var logBytesWritten: UInt64 = 0
+    /// Live log segments.
+    public var liveLogSegments: Int = 0
+    /// Memtable memory: active and waiting to be flushed.
+    public var activeMemtableBytes: Int = 0
+    public var immutableMemtableBytes: Int = 0
+    /// Flushes and the SSTable bytes they wrote.
+    public var flushes: UInt64 = 0
+    public var flushBytesWritten: UInt64 = 0
+    /// Compactions and the bytes they read and wrote.
+    public var compactions: UInt64 = 0
+    public var compactionBytesRead: UInt64 = 0
+    public var compactionBytesWritten: UInt64 = 0
+    /// SSTable files and bytes per level (summed over partitions).
+    public var levelFileCounts: [Int] = []
+    public var levelBytes: [UInt64] = []
+    /// Total bytes of live SSTables.
+    public var sstBytes: UInt64 = 0
+    /// Time writers were stalled or slowed by backpressure, and slowdowns applied.
+    public var stallMicroseconds: UInt64 = 0
+    public var slowdowns: UInt64 = 0
+    /// Block cache hits, misses, and bytes held.
+    public var blockCacheHits: UInt64 = 0
+    public var blockCacheMisses: UInt64 = 0
+    public var blockCacheBytes: Int = 0
+
+    /// (flush + compaction bytes written) / flush bytes written: how many times
+    /// each flushed byte is rewritten by compaction (1 = never).
+    public var writeAmplification: Double {
+        flushBytesWritten == 0 ? 0 : Double(flushBytesWritten + compactionBytesWritten) / Double(flushBytesWritten)
+    }
+
+    /// Live SSTable bytes / bytes of the deepest non-empty level: how much
+    /// larger the files are than the data they would hold fully compacted.
+    public var spaceAmplification: Double {
+        guard let deepest = levelBytes.last(where: { $0 > 0 }), deepest > 0 else { return 0 }
+        return Double(sstBytes) / Double(deepest)
+    }
+}
+
+extension Engine {
+    func statistics() -> StoreStatistics {
+        var statistics = StoreStatistics()
+        statistics.lastSequence = pipeline.published.load(ordering: .acquiring)
+        statistics.commitGroups = pipeline.stats.groups.load(ordering: .relaxed)
+        statistics.batches = pipeline.stats.batches.load(ordering: .relaxed)
+        statistics.logSyncs = pipeline.stats.syncs.load(ordering: .relaxed)
+        statistics.logBytesWritten = pipeline.stats.logBytes.load(ordering: .relaxed)
+        statistics.liveLogSegments = versionLock.withLock { liveLogs.count }
+        statistics.activeMemtableBytes = counters.activeMemtableBytes.load(ordering: .relaxed)
+        statistics.immutableMemtableBytes = counters.immutableMemtableBytes.load(ordering: .relaxed)
+        statistics.flushes = counters.flushes.load(ordering: .relaxed)
+        statistics.flushBytesWritten = counters.flushBytesWritten.load(ordering: .relaxed)
+        statistics.compactions = counters.compactions.load(ordering: .relaxed)
+        statistics.compactionBytesRead = counters.compactionBytesRead.load(ordering: .relaxed)
+        statistics.compactionBytesWritten = counters.compactionBytesWritten.load(ordering: .relaxed)
+        statistics.stallMicroseconds = counters.stallMicroseconds.load(ordering: .relaxed)
+        statistics.slowdowns = counters.slowdowns.load(ordering: .relaxed)
+        var counts = Array(repeating: 0, count: levelCount)
+        var bytes = Array(repeating: UInt64(0), count: levelCount)
+        for partition in partitions {
+            let version = partition.version
+            for level in 0..<levelCount {
+                counts[level] += version.levels[level].count
+                bytes[level] += version.bytes(level: level)
+            }
+        }
+        statistics.levelFileCounts = counts
+        statistics.levelBytes = bytes
+        statistics.sstBytes = bytes.reduce(0, +)
+        let cache = blockCache.statistics
+        statistics.blockCacheHits = UInt64(cache.hits)
+        statistics.blockCacheMisses = UInt64(cache.misses)
+        statistics.blockCacheBytes = cache.usageBytes
+        return statistics
+    }
+}
+
+extension Store {
+    /// Counters and gauges of the store, read now.
+    public var statistics: StoreStatistics { engine.statistics() }
+}
