@@ -6,6 +6,6 @@ struct MsgStoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msgstore",
         abstract: "An embedded storage engine for messaging, and the server built on it.",
-        subcommands: [BenchCommand.self]
+        subcommands: [InspectCommand.self, VerifyCommand.self, BenchCommand.self]
     )
 }

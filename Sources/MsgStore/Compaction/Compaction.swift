@@ -105,9 +105,13 @@ extension Engine {
 
     /// Flushes every memtable and waits until no flush or compaction is due.
     func settle() throws -> String {
-        let logNumber = currentLogNumber.load(ordering: .acquiring)
         try pipeline.withExclusiveLeadership {
-            for partition in partitions { rotate(partition, logNumber: logNumber) }
+            // A fresh log segment, so that the old ones hold only flushed data and can go.
+            let number = newFileNumber()
+            try pipeline.logForLeader.roll(to: number)
+            currentLogNumber.store(number, ordering: .releasing)
+            versionLock.withLock { liveLogs.append(number) }
+            for partition in partitions { rotate(partition, logNumber: number) }
         }
         try versionLock.withLock {
             backgroundWakeup.broadcast()

@@ -40,12 +40,9 @@ public struct StoreStatistics: Sendable, Equatable {
         flushBytesWritten == 0 ? 0 : Double(flushBytesWritten + compactionBytesWritten) / Double(flushBytesWritten)
     }
 
-    /// Live SSTable bytes / bytes of the deepest non-empty level: how much
-    /// larger the files are than the data they would hold fully compacted.
-    public var spaceAmplification: Double {
-        guard let deepest = levelBytes.last(where: { $0 > 0 }), deepest > 0 else { return 0 }
-        return Double(sstBytes) / Double(deepest)
-    }
+    /// Live SSTable bytes / the bytes of each partition's deepest non-empty
+    /// level: how much larger the files are than the data fully compacted.
+    public var spaceAmplification: Double = 0
 }
 
 extension Engine {
@@ -68,13 +65,16 @@ extension Engine {
         statistics.slowdowns = counters.slowdowns.load(ordering: .relaxed)
         var counts = Array(repeating: 0, count: levelCount)
         var bytes = Array(repeating: UInt64(0), count: levelCount)
+        var perPartition: [[UInt64]] = []
         for partition in partitions {
             let version = partition.version
+            perPartition.append((0..<levelCount).map { version.bytes(level: $0) })
             for level in 0..<levelCount {
                 counts[level] += version.levels[level].count
                 bytes[level] += version.bytes(level: level)
             }
         }
+        statistics.spaceAmplification = spaceAmplification(levelBytesPerPartition: perPartition)
         statistics.levelFileCounts = counts
         statistics.levelBytes = bytes
         statistics.sstBytes = bytes.reduce(0, +)

@@ -69,3 +69,15 @@ struct VersionState: Equatable {
         Set(files.values.flatMap { $0.flatMap { $0.map(\.number) } })
     }
 }
+
+/// Space amplification of an LSM split into partitions: live SSTable bytes
+/// divided by the bytes of each partition's deepest non-empty level (what the
+/// data would take fully compacted, if the deepest level holds it all).
+func spaceAmplification(levelBytesPerPartition: [[UInt64]]) -> Double {
+    var total: UInt64 = 0, deepest: UInt64 = 0
+    for levels in levelBytesPerPartition {
+        total += levels.reduce(0, +)
+        deepest += levels.last { $0 > 0 } ?? 0
+    }
+    return deepest == 0 ? 0 : Double(total) / Double(deepest)
+}

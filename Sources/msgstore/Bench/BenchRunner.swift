@@ -221,8 +221,10 @@ final class BenchRunner: @unchecked Sendable {
                         guard let body = try store.get(bodies, RowKey(partitionKey: messageId)) else {
                             throw BenchError("group body missing")
                         }
+                        withUnsafeBytes(of: UInt32(body.count).littleEndian) { page.append(contentsOf: $0) }
                         page.append(contentsOf: body)
                     } else {
+                        withUnsafeBytes(of: UInt32(value.count + 15).littleEndian) { page.append(contentsOf: $0) }
                         page.append(contentsOf: value[1..<17])
                         page.append(contentsOf: repeatElement(0, count: 16))
                         page.append(contentsOf: value[17...])
@@ -233,7 +235,7 @@ final class BenchRunner: @unchecked Sendable {
                 latencies.record(Float(Double(nanos) / 1000))
                 counters.ops += 1
                 counters.rows += rows
-                counters.valueBytes += page.count
+                counters.valueBytes += page.count  // each value with a 4-byte length, as the peer harness counts
                 if verify && rows != expected { counters.mismatches += 1 }
             }
         }
