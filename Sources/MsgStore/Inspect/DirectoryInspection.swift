@@ -105,7 +105,7 @@ public struct DirectoryInspection: Sendable, Codable {
             lastSequence: state.lastSequence, lastTimestamp: KeyDecoding.iso8601(micros: state.lastTimestamp),
             nextFileNumber: state.nextFileNumber, logNumber: state.logNumber, tables: tables,
             logSegments: segments, logBytes: segments.reduce(0) { $0 + $1.bytes }, sstBytes: sstBytes,
-            spaceAmplification: spaceAmplification(levelBytesPerPartition: perPartition), queues: queues)
+            spaceAmplification: lsmSpaceAmplification(levelBytesPerPartition: perPartition), queues: queues)
     }
 
     /// The `SCHEMA` catalog of a directory (empty if there is none).

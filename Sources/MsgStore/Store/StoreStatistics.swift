@@ -74,7 +74,7 @@ extension Engine {
                 bytes[level] += version.bytes(level: level)
             }
         }
-        statistics.spaceAmplification = spaceAmplification(levelBytesPerPartition: perPartition)
+        statistics.spaceAmplification = lsmSpaceAmplification(levelBytesPerPartition: perPartition)
         statistics.levelFileCounts = counts
         statistics.levelBytes = bytes
         statistics.sstBytes = bytes.reduce(0, +)

@@ -73,7 +73,7 @@ struct VersionState: Equatable {
 /// Space amplification of an LSM split into partitions: live SSTable bytes
 /// divided by the bytes of each partition's deepest non-empty level (what the
 /// data would take fully compacted, if the deepest level holds it all).
-func spaceAmplification(levelBytesPerPartition: [[UInt64]]) -> Double {
+func lsmSpaceAmplification(levelBytesPerPartition: [[UInt64]]) -> Double {
     var total: UInt64 = 0, deepest: UInt64 = 0
     for levels in levelBytesPerPartition {
         total += levels.reduce(0, +)
