@@ -21,14 +21,31 @@ func crashRowKey(batch id: UInt64, row: Int) -> RowKey {
     RowKey(partitionKey: withUnsafeBytes(of: id.bigEndian) { Array($0) }, sortKey: [UInt8(row)])
 }
 
+/// Tiny memtables and levels, so that flushes and compactions run all the time
+/// (the crash test kills the writer in the middle of them).
+public let crashTestSmallOptions: StoreOptions = {
+    var options = StoreOptions()
+    options.memtableBytes = 16 << 10
+    options.memtableBudgetBytes = 256 << 10
+    options.level0CompactionTrigger = 2
+    options.levelBaseBytes = 64 << 10
+    options.levelMultiplier = 4
+    options.targetFileBytes = 32 << 10
+    options.walSegmentBytes = 64 << 10
+    options.maxLiveLogSegments = 3
+    options.dictionaryBytes = 4 << 10
+    return options
+}()
+
 func runStoreWriter(_ arguments: [String]) {
-    guard arguments.count == 3, let writers = Int(arguments[1]), let rows = Int(arguments[2]) else {
-        print("usage: MsgStoreTestHelper store-writer DIR WRITERS ROWS")
+    guard arguments.count >= 3, let writers = Int(arguments[1]), let rows = Int(arguments[2]) else {
+        print("usage: MsgStoreTestHelper store-writer DIR WRITERS ROWS [small]")
         exit(2)
     }
+    let small = arguments.count > 3 && arguments[3] == "small"
     let store: Store
     do {
-        store = try Store.open(at: arguments[0], tables: crashTestTables)
+        store = try Store.open(at: arguments[0], tables: crashTestTables, options: small ? crashTestSmallOptions : StoreOptions())
     } catch {
         print("open failed: \(error)")
         exit(1)

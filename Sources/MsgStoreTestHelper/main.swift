@@ -1,9 +1,10 @@
 // A small program the crash tests start and kill with SIGKILL.
 //
-//   MsgStoreTestHelper store-writer DIR WRITERS ROWS
+//   MsgStoreTestHelper store-writer DIR WRITERS ROWS [small]
 //       opens a store in DIR (sync always), and WRITERS threads each write
 //       batches of ROWS rows forever; after each batch is acknowledged it
-//       prints "ack <batch id>" on stdout (flushed).
+//       prints "ack <batch id>" on stdout (unbuffered). With `small`, tiny
+//       memtables and levels keep flushes and compactions running.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +12,7 @@ import MsgStore
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    print("usage: MsgStoreTestHelper store-writer DIR WRITERS ROWS")
+    print("usage: MsgStoreTestHelper store-writer DIR WRITERS ROWS [small]")
     exit(2)
 }
 
