@@ -5,6 +5,9 @@
 //       batches of ROWS rows forever; after each batch is acknowledged it
 //       prints "ack <batch id>" on stdout (unbuffered). With `small`, tiny
 //       memtables and levels keep flushes and compactions running.
+//
+//   MsgStoreTestHelper volume DIR ENTRIES
+//       loads ENTRIES entries, settles, and checks peak RSS against the budgets.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +22,8 @@ guard arguments.count >= 2 else {
 switch arguments[1] {
 case "store-writer":
     runStoreWriter(Array(arguments.dropFirst(2)))
+case "volume":
+    runVolume(Array(arguments.dropFirst(2)))
 default:
     print("unknown scenario \(arguments[1])")
     exit(2)
