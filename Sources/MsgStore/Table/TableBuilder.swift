@@ -60,7 +60,9 @@ final class TableBuilder {
     private var properties = TableProperties()
     private var finished = false
 
-    /// Creates a builder writing to `file` from offset 0 (the file should be empty).
+    /// Creates a builder writing to `file` from offset 0 (the file should be
+    /// empty). The caller keeps ownership of `file` and closes it after
+    /// ``finish()`` (which syncs it) or ``abandon()``.
     init(file: any FileHandle, options: TableOptions = TableOptions()) {
         self.file = file
         self.options = options
