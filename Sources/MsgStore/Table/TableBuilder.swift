@@ -27,7 +27,9 @@ import Glibc
 /// covered by a block checksum, and the footer by its own.
 ///
 /// Usage: ``add(_:_:)`` internal keys in strictly increasing order, then
-/// ``finish()`` (or ``abandon()``). Not thread-safe: one builder per output file.
+/// ``finish()`` (or ``abandon()``). After any thrown error the builder is
+/// unusable: ``abandon()`` it and delete the file. Not thread-safe: one
+/// builder per output file.
 final class TableBuilder {
     private let file: any FileHandle
     private let options: TableOptions
