@@ -8,8 +8,8 @@ import Testing
     static func sampleTable(dictionary: Bool) throws -> (bytes: [UInt8], entries: [TestEntry]) {
         var rng = SeededGenerator(seed: 77)
         var entries = TableTesting.entries(userKeys: dictionary ? 400 : 60, partitions: 4, &rng)
-        // Make some values incompressible so that some blocks are stored raw.
-        for index in entries.indices where index % 7 == 0 && entries[index].kind == .value {
+        // Make a run of values incompressible so that some blocks are stored raw.
+        for index in entries.indices where (index / 8) % 4 == 0 && entries[index].kind == .value {
             entries[index].value = TableTesting.randomBytes(90, &rng)
         }
         let directory = TemporaryDirectory()
