@@ -22,17 +22,18 @@ import Testing
 
     @Test func noFalseNegativesAndRateNearTheoryAt10BitsPerKey() {
         let rate = falsePositiveRate(bitsPerKey: 10)
-        // Theory: 0.6185^10 ≈ 0.82%.
-        #expect(rate < 0.015, "false-positive rate \(rate)")
+        // Theory: 0.6185^10 ≈ 0.82% for a classic filter; ~1% for a cache-local one.
+        #expect(rate < 0.016, "false-positive rate \(rate)")
         #expect(rate > 0.002, "false-positive rate \(rate) suspiciously low")
     }
 
     @Test func rateFollowsBitsPerKey() {
         let r6 = falsePositiveRate(bitsPerKey: 6)
         let r16 = falsePositiveRate(bitsPerKey: 16)
-        // Theory: 5.6% at 6 bits/key, 0.046% at 16.
-        #expect(r6 > 0.03 && r6 < 0.09, "6 bits/key: \(r6)")
-        #expect(r16 < 0.002, "16 bits/key: \(r16)")
+        // Theory (classic): 5.6% at 6 bits/key, 0.046% at 16; cache-local a little more.
+        #expect(r6 > 0.03 && r6 < 0.10, "6 bits/key: \(r6)")
+        #expect(r16 < 0.003, "16 bits/key: \(r16)")
+        #expect(r16 < r6)
     }
 
     @Test func emptyFilterContainsNothing() {
@@ -48,8 +49,10 @@ import Testing
         #expect([UInt8]([1, 2, 3]).withUnsafeBytes { filter.mayContain($0) })
     }
 
-    @Test func tooShortFilterIsRejected() {
-        #expect([UInt8](repeating: 0, count: 8).withUnsafeBytes { BloomFilter(stored: $0) } == nil)
+    @Test func malformedFilterSizeIsRejected() {
+        #expect([UInt8](repeating: 0, count: 64).withUnsafeBytes { BloomFilter(stored: $0) } == nil)
+        #expect([UInt8](repeating: 0, count: 66).withUnsafeBytes { BloomFilter(stored: $0) } == nil)
+        #expect([UInt8](repeating: 0, count: 129).withUnsafeBytes { BloomFilter(stored: $0) } != nil)
     }
 
     @Test func hashIsStable() {

@@ -8,8 +8,8 @@ import Testing
     static func sampleTable(dictionary: Bool) throws -> (bytes: [UInt8], entries: [TestEntry]) {
         var rng = SeededGenerator(seed: 77)
         var entries = TableTesting.entries(userKeys: dictionary ? 400 : 60, partitions: 4, &rng)
-        // Make some values incompressible so that some blocks are stored raw.
-        for index in entries.indices where index % 7 == 0 && entries[index].kind == .value {
+        // Make a run of values incompressible so that some blocks are stored raw.
+        for index in entries.indices where (index / 8) % 4 == 0 && entries[index].kind == .value {
             entries[index].value = TableTesting.randomBytes(90, &rng)
         }
         let directory = TemporaryDirectory()
@@ -125,6 +125,30 @@ import Testing
         var cursor = BlockCursor(block: block, keyBuffer: ScratchBuffer(), internalKeys: true)
         #expect(throws: StoreError.self) { try cursor.seekToFirst() }
         #expect(!cursor.isValid)
+    }
+
+    @Test func randomBlockBytesNeverCrash() throws {
+        var rng = SeededGenerator.make("randomBlockBytesNeverCrash")
+        var builder = BlockBuilder(restartInterval: 3)
+        for i in 0..<20 { builder.add(InternalKey.make(userKey: [1, 2, UInt8(i)], sequence: UInt64(i), kind: .value), [UInt8](repeating: UInt8(i), count: i)) }
+        let valid = builder.finish()
+        let target = InternalKey.make(userKey: [1, 2, 9], sequence: 5, kind: .value)
+        for _ in 0..<3000 {
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            guard let block = try? Block.make(copying: bytes, file: "fuzz", fileOffset: 0) else { continue }
+            var cursor = BlockCursor(block: block, keyBuffer: ScratchBuffer(), internalKeys: true)
+            var steps = 0
+            do {
+                try cursor.seekToFirst()
+                while cursor.isValid && steps < 100 { _ = cursor.key.count + cursor.value.count; try cursor.next(); steps += 1 }
+                try target.withUnsafeBytes { try cursor.seek(toFirstAtOrAfter: $0) }
+            } catch let error as StoreError {
+                #expect(error.code == .corruption)
+            }
+        }
     }
 
     @Test func shortInternalKeyIsCorrupt() throws {

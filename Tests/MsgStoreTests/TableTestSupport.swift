@@ -48,16 +48,18 @@ enum TableTesting {
     static func entries(userKeys: Int, partitions: Int, _ rng: inout SeededGenerator) -> [TestEntry] {
         let partitionKeys = (0..<partitions).map { _ in randomBytes(16, &rng) }
         var userKeySet = Set<[UInt8]>()
-        while userKeySet.count < userKeys {
+        var userKeyList: [[UInt8]] = []  // in generation order: Set order varies per process
+        while userKeyList.count < userKeys {
             let partition = partitionKeys[Int.random(in: 0..<partitions, using: &rng)]
             var sortKey: [UInt8] = []
             sortKey.appendBigEndian64(UInt64.random(in: 0..<1_000_000, using: &rng))
             sortKey += randomBytes(Int.random(in: 0...4, using: &rng), &rng)
-            userKeySet.insert(rowKey(partition: partition, sortKey: sortKey))
+            let key = rowKey(partition: partition, sortKey: sortKey)
+            if userKeySet.insert(key).inserted { userKeyList.append(key) }
         }
         var result: [TestEntry] = []
         var sequence: UInt64 = 1
-        for userKey in userKeySet {
+        for userKey in userKeyList {
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
                 sequence += UInt64.random(in: 1...3, using: &rng)
                 let deletion = Int.random(in: 0..<10, using: &rng) == 0

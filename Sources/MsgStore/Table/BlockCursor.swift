@@ -6,8 +6,17 @@
 /// replaced. Any malformed entry throws ``StoreError/Code/corruption`` naming
 /// the block's file and offset; the cursor is then invalid.
 struct BlockCursor {
-    /// The block being read.
-    private(set) var block: Block
+    /// The block being read (the cursor holds it alive).
+    private(set) var block: Block {
+        didSet {
+            bytes = block.bytes
+            limit = block.restartsOffset
+        }
+    }
+    /// `block.bytes` and `block.restartsOffset`, copied so that the hot path
+    /// does not touch the class (no retain/release per entry).
+    private var bytes: UnsafeRawBufferPointer
+    private var limit: Int
     /// Holds the current key (shared with the owner so that it survives block changes).
     let keyBuffer: ScratchBuffer
     /// Whether keys are internal keys (data and index blocks): they must be at
@@ -23,6 +32,8 @@ struct BlockCursor {
     /// A cursor positioned nowhere (call a seek).
     init(block: Block, keyBuffer: ScratchBuffer, internalKeys: Bool) {
         self.block = block
+        self.bytes = block.bytes
+        self.limit = block.restartsOffset
         self.keyBuffer = keyBuffer
         self.internalKeys = internalKeys
         current = block.restartsOffset
@@ -30,14 +41,14 @@ struct BlockCursor {
     }
 
     /// Whether the cursor is at an entry.
-    @inline(__always) var isValid: Bool { current < block.restartsOffset }
+    @inline(__always) var isValid: Bool { current < limit }
 
     /// The current key (valid until the cursor moves). REQUIRES: `isValid`.
     @inline(__always) var key: UnsafeRawBufferPointer { keyBuffer.bytes }
 
     /// The current value (a view into the block). REQUIRES: `isValid`.
     @inline(__always) var value: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: block.bytes[valueStart..<(valueStart + valueCount)])
+        UnsafeRawBufferPointer(rebasing: bytes[valueStart..<(valueStart + valueCount)])
     }
 
     /// Switches to another block, positioned nowhere.
@@ -47,8 +58,8 @@ struct BlockCursor {
     }
 
     private mutating func invalidate() {
-        current = block.restartsOffset
-        nextOffset = block.restartsOffset
+        current = limit
+        nextOffset = limit
         keyBuffer.removeAll()
     }
 
@@ -62,14 +73,14 @@ struct BlockCursor {
     /// Moves to the next entry (or becomes invalid at the end).
     mutating func next() throws {
         let offset = nextOffset
-        current = block.restartsOffset  // invalid until the entry decodes
-        guard offset < block.restartsOffset else {
+        current = limit  // invalid until the entry decodes
+        guard offset < limit else {
             invalidate()
             return
         }
         let entry = try decodeEntry(at: offset)
         guard entry.shared <= keyBuffer.count else { throw corruption("shared key length exceeds previous key", at: offset) }
-        keyBuffer.replace(keeping: entry.shared, appending: UnsafeRawBufferPointer(rebasing: block.bytes[entry.keyStart..<(entry.keyStart + entry.nonShared)]))
+        keyBuffer.replace(keeping: entry.shared, appending: UnsafeRawBufferPointer(rebasing: bytes[entry.keyStart..<(entry.keyStart + entry.nonShared)]))
         if internalKeys && keyBuffer.count < InternalKey.trailerSize {
             throw corruption("internal key shorter than its trailer", at: offset)
         }
@@ -85,25 +96,31 @@ struct BlockCursor {
     ///   then a scan of at most one restart interval i.
     mutating func seek(toFirstAtOrAfter target: UnsafeRawBufferPointer) throws {
         assert(internalKeys && target.count >= InternalKey.trailerSize)
-        current = block.restartsOffset  // invalid until the seek succeeds
+        current = limit  // invalid until the seek succeeds
         var left = 0
-        var right = block.restartCount - 1
+        var right = (bytes.count - 4 - limit) / 4 - 1  // restart count - 1
         while left < right {
             let mid = (left + right + 1) / 2
-            let offset = block.restartPoint(mid)
+            let offset = restartPoint(mid)
             let entry = try decodeEntry(at: offset)
             guard entry.shared == 0, entry.nonShared >= InternalKey.trailerSize else {
                 throw corruption("restart entry does not hold a whole key", at: offset)
             }
-            let restartKey = UnsafeRawBufferPointer(rebasing: block.bytes[entry.keyStart..<(entry.keyStart + entry.nonShared)])
+            let restartKey = UnsafeRawBufferPointer(rebasing: bytes[entry.keyStart..<(entry.keyStart + entry.nonShared)])
             if InternalKey.compare(restartKey, target) < 0 { left = mid } else { right = mid - 1 }
         }
         keyBuffer.removeAll()
-        nextOffset = block.restartPoint(left)
+        nextOffset = restartPoint(left)
         try next()
         while isValid && InternalKey.compare(keyBuffer.bytes, target) < 0 {
             try next()
         }
+    }
+
+    /// Restart `index` (the restart array starts at `limit`; validated by ``Block``).
+    @inline(__always)
+    private func restartPoint(_ index: Int) -> Int {
+        Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: limit + 4 * index, as: UInt32.self)))
     }
 
     private struct Entry {
@@ -116,8 +133,6 @@ struct BlockCursor {
     /// Decodes the header at `offset` and checks that key and value lie inside the entries.
     @inline(__always)
     private func decodeEntry(at offset: Int) throws -> Entry {
-        let limit = block.restartsOffset
-        let bytes = block.bytes
         // Fast path: three one-byte varints.
         if limit - offset >= 3 {
             let a = bytes[offset], b = bytes[offset + 1], c = bytes[offset + 2]

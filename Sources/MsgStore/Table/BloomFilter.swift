@@ -1,68 +1,74 @@
-/// A bloom filter over byte strings (whole user keys, or user-key prefixes).
+/// A cache-local bloom filter over byte strings (whole user keys, or
+/// user-key prefixes): all probes of a key fall in one 64-byte cache line, so
+/// a lookup costs one cache miss (RocksDB's `FastLocalBloom`).
 ///
 /// Stored form (the payload of a filter block):
 ///
-///     +---------------------------------+-------------------+
-///     | bit array (n bytes, n >= 8)     | probe count k: u8 |
-///     +---------------------------------+-------------------+
+///     +------------------------------------------+-------------------+
+///     | lines: n × 64 bytes (n >= 1)             | probe count k: u8 |
+///     +------------------------------------------+-------------------+
 ///
-/// Each key is hashed once with ``BloomHash/hash(_:)`` (64 bits); probe i sets
-/// bit `fastrange32(h1 + i·δ)` over the n·8 bits, with δ a rotation of the hash
-/// (Kirsch–Mitzenmacher double hashing). With b bits per key and
-/// k = round(b·ln 2) the false-positive rate is about 0.6185^b (≈0.8% at 10).
+/// Each key is hashed once with ``BloomHash/hash(_:)`` (64 bits h). The line
+/// is `(low32(h) × n) >> 32`; probe i sets bit `g_i >> 23` (0…511) of that
+/// line, where `g_0 = high32(h)` and `g_{i+1} = g_i × 0x9E3779B9 (mod 2^32)`.
+/// Bits are numbered little-endian within bytes. With b bits per key and
+/// k = round(b·ln 2) the false-positive rate is about 1% at b = 10.
 struct BloomFilter: Sendable {
-    /// The bit array.
-    let bits: [UInt8]
-    /// Number of probes per key. A value above ``probeCountMax`` (a future
-    /// encoding) makes the filter match everything, as LevelDB does.
+    /// The lines, then the probe count byte.
+    private let stored: [UInt8]
+    /// Number of probes per key. A value outside 1…``probeCountMax`` (a
+    /// future encoding) makes the filter match everything, as LevelDB does.
     let probeCount: Int
+    /// Number of 64-byte lines.
+    private let lineCount: Int
 
     /// The most probes a writer uses.
     static let probeCountMax = 30
+    /// Bytes per line.
+    static let lineBytes = 64
 
-    /// Number of bits in the array.
-    var bitCount: Int { bits.count * 8 }
+    /// Number of bits in the filter.
+    var bitCount: Int { lineCount * BloomFilter.lineBytes * 8 }
 
-    /// Builds the filter of `hashes` with `bitsPerKey` bits per key.
+    /// Builds the stored filter of `hashes` with `bitsPerKey` bits per key.
     static func build(hashes: [UInt64], bitsPerKey: Int) -> [UInt8] {
         let bitsPerKey = Swift.max(1, bitsPerKey)
         let probes = Swift.min(probeCountMax, Swift.max(1, Int((Double(bitsPerKey) * 0.69).rounded())))
-        let byteCount = Swift.max(8, (hashes.count * bitsPerKey + 7) / 8)
-        var bits = [UInt8](repeating: 0, count: byteCount + 1)
-        let bitCount = UInt64(byteCount * 8)
-        bits.withUnsafeMutableBufferPointer { array in
+        let lines = Swift.max(1, (hashes.count * bitsPerKey + 511) / 512)
+        var bytes = [UInt8](repeating: 0, count: lines * lineBytes + 1)
+        bytes.withUnsafeMutableBufferPointer { array in
             for hash in hashes {
-                var h = hash
-                let delta = (hash >> 17) | (hash << 47) | 1
+                let line = Int((UInt64(UInt32(truncatingIfNeeded: hash)) &* UInt64(lines)) >> 32) * lineBytes
+                var g = UInt32(truncatingIfNeeded: hash >> 32)
                 for _ in 0..<probes {
-                    let bit = Int(((h >> 32) &* bitCount) >> 32)
-                    array[bit >> 3] |= UInt8(1) << UInt8(bit & 7)
-                    h &+= delta
+                    let bit = Int(g >> 23)
+                    array[line + (bit >> 3)] |= UInt8(1) << UInt8(bit & 7)
+                    g = g &* 0x9E37_79B9
                 }
             }
         }
-        bits[byteCount] = UInt8(probes)
-        return bits
+        bytes[lines * lineBytes] = UInt8(probes)
+        return bytes
     }
 
-    /// Decodes a stored filter, or `nil` if it is too short.
+    /// Decodes a stored filter, or `nil` if its size is not whole lines plus one byte.
     init?(stored: UnsafeRawBufferPointer) {
-        guard stored.count >= 9 else { return nil }
-        bits = Array(UnsafeRawBufferPointer(rebasing: stored[..<(stored.count - 1)]))
+        guard stored.count >= BloomFilter.lineBytes + 1, (stored.count - 1) % BloomFilter.lineBytes == 0 else { return nil }
+        self.stored = Array(stored)
+        lineCount = (stored.count - 1) / BloomFilter.lineBytes
         probeCount = Int(stored[stored.count - 1])
     }
 
     /// Whether the key with `hash` may be in the set (false: certainly not).
     func mayContain(hash: UInt64) -> Bool {
         guard probeCount >= 1, probeCount <= BloomFilter.probeCountMax else { return true }
-        let bitCount = UInt64(bits.count * 8)
-        var h = hash
-        let delta = (hash >> 17) | (hash << 47) | 1
-        return bits.withUnsafeBufferPointer { array in
+        let line = Int((UInt64(UInt32(truncatingIfNeeded: hash)) &* UInt64(lineCount)) >> 32) * BloomFilter.lineBytes
+        var g = UInt32(truncatingIfNeeded: hash >> 32)
+        return stored.withUnsafeBufferPointer { array in
             for _ in 0..<probeCount {
-                let bit = Int(((h >> 32) &* bitCount) >> 32)
-                if array[bit >> 3] & (UInt8(1) << UInt8(bit & 7)) == 0 { return false }
-                h &+= delta
+                let bit = Int(g >> 23)
+                if array[line + (bit >> 3)] & (UInt8(1) << UInt8(bit & 7)) == 0 { return false }
+                g = g &* 0x9E37_79B9
             }
             return true
         }

@@ -4,12 +4,13 @@
 ///
 /// Invariants: `storage` points to `capacity` allocated bytes owned by this
 /// object; `count <= capacity`. ``bytes`` is valid until the next mutating
-/// call or until the buffer is released. Not thread-safe (one owner).
+/// call or until the buffer is released. Not thread-safe (one owner), which
+/// is why dynamic exclusivity checks are off for its fields (hot path).
 final class ScratchBuffer {
-    private var storage: UnsafeMutableRawPointer
-    private var capacity: Int
+    @exclusivity(unchecked) private var storage: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var capacity: Int
     /// Bytes in use.
-    private(set) var count = 0
+    @exclusivity(unchecked) private(set) var count = 0
 
     /// Creates an empty buffer with room for `capacity` bytes.
     init(capacity: Int = 64) {

@@ -27,7 +27,9 @@ import Glibc
 /// covered by a block checksum, and the footer by its own.
 ///
 /// Usage: ``add(_:_:)`` internal keys in strictly increasing order, then
-/// ``finish()`` (or ``abandon()``). Not thread-safe: one builder per output file.
+/// ``finish()`` (or ``abandon()``). After any thrown error the builder is
+/// unusable: ``abandon()`` it and delete the file. Not thread-safe: one
+/// builder per output file.
 final class TableBuilder {
     private let file: any FileHandle
     private let options: TableOptions
@@ -60,7 +62,9 @@ final class TableBuilder {
     private var properties = TableProperties()
     private var finished = false
 
-    /// Creates a builder writing to `file` from offset 0 (the file should be empty).
+    /// Creates a builder writing to `file` from offset 0 (the file should be
+    /// empty). The caller keeps ownership of `file` and closes it after
+    /// ``finish()`` (which syncs it) or ``abandon()``.
     init(file: any FileHandle, options: TableOptions = TableOptions()) {
         self.file = file
         self.options = options

@@ -7,8 +7,9 @@
 final class TableIterator: InternalIterator {
     /// The table being iterated (kept alive by the iterator).
     let table: TableReader
-    private var indexCursor: BlockCursor
-    private var dataCursor: BlockCursor
+    // One owner thread (see InternalIterator), so no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var indexCursor: BlockCursor
+    @exclusivity(unchecked) private var dataCursor: BlockCursor
 
     /// An unpositioned iterator over `table`.
     init(table: TableReader) {

@@ -141,10 +141,13 @@ final class TableReader: Sendable {
     ///   at most one block read (none on a cache hit or a filter miss).
     func get(_ userKey: UnsafeRawBufferPointer, snapshotSequence: UInt64) throws -> GetResult {
         if let bloom, !bloom.mayContain(userKey) { return .notPresent }
-        var target: [UInt8] = []
-        target.reserveCapacity(userKey.count + InternalKey.trailerSize)
-        InternalKey.append(userKey: userKey, sequence: Swift.min(snapshotSequence, InternalKey.maxSequence), kind: .value, to: &target)
-        return try target.withUnsafeBytes { target in
+        // The lookup key userKey ‖ trailer(snapshot, value) sorts before every
+        // version with sequence ≤ snapshot: build it on the stack.
+        let trailer = InternalKey.trailer(sequence: Swift.min(snapshotSequence, InternalKey.maxSequence), kind: .value)
+        return try withUnsafeTemporaryAllocation(byteCount: userKey.count + InternalKey.trailerSize, alignment: 8) { storage in
+            if let base = userKey.baseAddress, userKey.count > 0 { storage.baseAddress!.copyMemory(from: base, byteCount: userKey.count) }
+            storage.storeBytes(of: trailer.littleEndian, toByteOffset: userKey.count, as: UInt64.self)
+            let target = UnsafeRawBufferPointer(storage)
             let scratch = ScratchBuffer()
             var indexCursor = BlockCursor(block: index, keyBuffer: scratch, internalKeys: true)
             try indexCursor.seek(toFirstAtOrAfter: target)
