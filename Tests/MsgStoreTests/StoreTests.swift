@@ -7,7 +7,7 @@ enum TestSchema {
     /// `people`: pk = id, value = "city:name"; index `by-city`: pk = city, sk = id (covering),
     /// index `by-name` (referencing): pk = name, sk = id.
     static let tables: [TableSchema] = [
-        TableSchema(name: "kv", partitionCount: 4),
+        TableSchema(name: "kv", partitionCount: 4, cachesRows: true),
         TableSchema(name: "people", partitionCount: 3, indexes: [
             IndexSchema(name: "by-city", partitionCount: 2, kind: .covering) { row, value in
                 guard let colon = value.firstIndex(of: UInt8(ascii: ":")) else { return nil }
@@ -300,6 +300,47 @@ enum TestSchema {
         print("400 concurrent async writes used \(syncs) fdatasyncs")
         #expect(syncs < 400)
         for task in 0..<16 { #expect(try store.get(kv, RowKey(partitionKey: [UInt8(task), 24])) == [1]) }
+        try store.close()
+    }
+
+    @Test func rowCacheNeverServesAStaleValue() async throws {
+        let directory = TestDirectory()
+        var options = StoreOptions()
+        options.sync = .none
+        options.rowCacheBytes = 64 << 10
+        let store = try TestSchema.open(directory, options: options)
+        let kv = try store.table("kv")
+        let keys = (0..<4).map { RowKey(partitionKey: [UInt8($0)]) }
+        let rounds = 400
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for round in 1...rounds {
+                    var batch = WriteBatch()
+                    for key in keys { batch.put(kv, key, value: withUnsafeBytes(of: UInt32(round)) { Array($0) }) }
+                    if round % 50 == 0 { batch.delete(kv, keys[3]) }
+                    try await store.write(batch)
+                }
+            }
+            for _ in 0..<3 {
+                group.addTask {
+                    var seen = Array(repeating: UInt32(0), count: keys.count)
+                    for _ in 0..<2000 {
+                        for (index, key) in keys.enumerated().dropLast() {
+                            guard let value = try store.get(kv, key) else { continue }
+                            let round = value.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+                            #expect(round >= seen[index], "key \(index) went back from \(seen[index]) to \(round)")
+                            seen[index] = round
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for key in keys.dropLast() {
+            #expect(try store.get(kv, key) == withUnsafeBytes(of: UInt32(rounds)) { Array($0) })
+        }
+        #expect(try store.get(kv, keys[3]) == nil)  // deleted in the last round
+        #expect(store.statistics.rowCacheHits > 0)
         try store.close()
     }
 

@@ -22,45 +22,68 @@ protocol InternalIterator: AnyObject {
 /// Merges several iterators into one ascending sequence of internal keys.
 ///
 /// Children are few (memtables, L0 files, one per level), so the smallest is
-/// found by a linear scan. Equal internal keys cannot occur: a sequence
-/// number is used once.
+/// found by a linear scan — over each child's *cached* current key, so that a
+/// step calls into the one child that moved and nothing else (no dynamic
+/// dispatch or reference counting per child per step). A child's key view
+/// stays valid until that child moves, which only this iterator does.
+/// Equal internal keys cannot occur: a sequence number is used once.
 final class MergingIterator: InternalIterator {
     private let children: [any InternalIterator]
-    private var current: (any InternalIterator)?
+    /// Current key of each child; `count == 0 && baseAddress == nil` when exhausted.
+    private var keys: [UnsafeRawBufferPointer]
+    private var currentIndex = -1
+    private(set) var key = UnsafeRawBufferPointer(start: nil, count: 0)
+    private(set) var value = UnsafeRawBufferPointer(start: nil, count: 0)
 
-    init(_ children: [any InternalIterator]) { self.children = children }
+    init(_ children: [any InternalIterator]) {
+        self.children = children
+        self.keys = Array(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: children.count)
+    }
 
-    var isValid: Bool { current != nil }
+    var isValid: Bool { currentIndex >= 0 }
+
+    @inline(__always)
+    private func refresh(_ index: Int) {
+        let child = children[index]
+        keys[index] = child.isValid ? child.key : UnsafeRawBufferPointer(start: nil, count: 0)
+    }
 
     private func findSmallest() {
-        var smallest: (any InternalIterator)?
-        for child in children where child.isValid {
-            if let best = smallest {
-                if InternalKey.compare(child.key, best.key) < 0 { smallest = child }
-            } else {
-                smallest = child
+        var best = -1
+        keys.withUnsafeBufferPointer { keys in
+            for index in 0..<keys.count where keys[index].baseAddress != nil {
+                if best < 0 || InternalKey.compare(keys[index], keys[best]) < 0 { best = index }
             }
         }
-        current = smallest
+        currentIndex = best
+        if best >= 0 {
+            key = keys[best]
+            value = children[best].value
+        }
     }
 
     func seekToFirst() throws {
-        for child in children { try child.seekToFirst() }
+        for index in children.indices {
+            try children[index].seekToFirst()
+            refresh(index)
+        }
         findSmallest()
     }
 
     func seek(toFirstAtOrAfter target: UnsafeRawBufferPointer) throws {
-        for child in children { try child.seek(toFirstAtOrAfter: target) }
+        for index in children.indices {
+            try children[index].seek(toFirstAtOrAfter: target)
+            refresh(index)
+        }
         findSmallest()
     }
 
     func next() throws {
-        try current?.next()
+        guard currentIndex >= 0 else { return }
+        try children[currentIndex].next()
+        refresh(currentIndex)
         findSmallest()
     }
-
-    var key: UnsafeRawBufferPointer { current!.key }
-    var value: UnsafeRawBufferPointer { current!.value }
 }
 
 /// Turns internal entries into the rows visible at a snapshot: for each user

@@ -22,18 +22,33 @@ final class Partition: @unchecked Sendable {
         self.activeTable = MemTable(firstLogNumber: firstLogNumber)
     }
 
-    /// What a read sees: memtables newest first, then the SSTables.
-    struct ReadView {
-        var memtables: [MemTable]
-        var version: PartitionVersion
+    /// What a read sees: memtables newest first, then the SSTables. Built once
+    /// per change of the partition's shape and shared by every read until the
+    /// next change, so that a read costs one retain, not an array copy.
+    final class ReadView: Sendable {
+        let memtables: [MemTable]
+        let version: PartitionVersion
+
+        init(memtables: [MemTable], version: PartitionVersion) {
+            self.memtables = memtables
+            self.version = version
+        }
     }
+
+    /// The current view; rebuilt under `lock` whenever memtables or files change.
+    private var cachedView: ReadView?
 
     /// The memtable the leader writes to. REQUIRES: called by the commit leader (or during recovery).
     var active: MemTable { activeTable }
 
     /// A consistent view for reading. Take the snapshot sequence *after* this.
     func readView() -> ReadView {
-        lock.withLock { ReadView(memtables: [activeTable] + immutableTables, version: currentVersion) }
+        lock.withLock {
+            if let cachedView { return cachedView }
+            let view = ReadView(memtables: [activeTable] + immutableTables, version: currentVersion)
+            cachedView = view
+            return view
+        }
     }
 
     /// The current SSTables.
@@ -46,6 +61,7 @@ final class Partition: @unchecked Sendable {
             guard !activeTable.isEmpty else { return }
             immutableTables.insert(activeTable, at: 0)
             activeTable = MemTable(firstLogNumber: logNumber)
+            cachedView = nil
         }
     }
 
@@ -69,6 +85,7 @@ final class Partition: @unchecked Sendable {
         lock.withLock {
             immutableTables.removeAll { $0 === memtable }
             if let file { currentVersion.levels[0].insert(file, at: 0) }
+            cachedView = nil
         }
     }
 
@@ -84,11 +101,17 @@ final class Partition: @unchecked Sendable {
                     compareBytes(Array($0.metadata.smallestUserKey), Array($1.metadata.smallestUserKey)) < 0
                 }
             }
+            cachedView = nil
         }
     }
 
     /// Sets the version at open.
-    func installRecovered(_ version: PartitionVersion) { lock.withLock { currentVersion = version } }
+    func installRecovered(_ version: PartitionVersion) {
+        lock.withLock {
+            currentVersion = version
+            cachedView = nil
+        }
+    }
 
     /// Claims the partition for a compaction; false if one is running.
     func beginCompaction() -> Bool {

@@ -25,12 +25,17 @@ public struct TableSchema: Sendable {
     public var partitionCount: Int
     /// Secondary indexes maintained with every write to the table.
     public var indexes: [IndexSchema]
+    /// Whether point lookups (``Store/get(_:_:)``) of this table go through
+    /// the row cache (``StoreOptions/rowCacheBytes``): worth it for small,
+    /// hot tables read by key (users, blocks, message bodies).
+    public var cachesRows: Bool
 
     /// Declares a table.
-    public init(name: String, partitionCount: Int = 8, indexes: [IndexSchema] = []) {
+    public init(name: String, partitionCount: Int = 8, indexes: [IndexSchema] = [], cachesRows: Bool = false) {
         self.name = name
         self.partitionCount = partitionCount
         self.indexes = indexes
+        self.cachesRows = cachesRows
     }
 }
 
@@ -106,6 +111,8 @@ public struct Table: Hashable, Sendable, CustomStringConvertible {
     public let indexKind: IndexSchema.Kind?
     /// Whether writes to this table maintain secondary indexes.
     let hasIndexes: Bool
+    /// Whether point lookups use the row cache.
+    var cachesRows: Bool = false
 
     public var description: String { name }
 }

@@ -6,35 +6,48 @@ extension Engine {
     /// Memtables newest first, then L0 files newest first (each consulting its
     /// bloom filter), then one file per deeper level found by binary search.
     func get(table: TableState, userKey: [UInt8]) throws -> [UInt8]? {
+        guard table.handle.cachesRows else { return try lookup(table: table, userKey: userKey).value }
+        switch rowCache.lookup(table: table.handle.id, userKey: userKey) {
+        case .value(let value): return value
+        case .absent: return nil
+        case nil:
+            let (value, snapshot) = try lookup(table: table, userKey: userKey)
+            rowCache.insert(table: table.handle.id, userKey: userKey, value.map { .value($0) } ?? .absent, snapshot: snapshot)
+            return value
+        }
+    }
+
+    /// The LSM walk behind ``get(table:userKey:)``, with the snapshot it read at.
+    private func lookup(table: TableState, userKey: [UInt8]) throws -> (value: [UInt8]?, snapshot: UInt64) {
         try userKey.withUnsafeBytes { key in
             guard let partition = table.partition(forUserKey: key) else {
                 throw StoreError(.invalidArgument, "malformed row key")
             }
             let view = partition.readView()
             let snapshot = pipeline.published.load(ordering: .acquiring)  // after the view: see Partition.readView
-            for memtable in view.memtables {
+            for memtable in view.memtables where !memtable.isEmpty {
                 switch memtable.get(userKey: key, snapshot: snapshot) {
-                case .found(let value): return value
-                case .deleted: return nil
+                case .found(let value): return (value, snapshot)
+                case .deleted: return (nil, snapshot)
                 case .absent: continue
                 }
             }
             for file in view.version.levels[0] where file.contains(userKey: key) {
                 switch try file.reader.get(key, snapshotSequence: snapshot) {
-                case .found(let value, _): return value
-                case .deleted: return nil
+                case .found(let value, _): return (value, snapshot)
+                case .deleted: return (nil, snapshot)
                 case .notPresent: continue
                 }
             }
             for level in 1..<levelCount {
                 guard let file = view.version.file(level: level, containing: key) else { continue }
                 switch try file.reader.get(key, snapshotSequence: snapshot) {
-                case .found(let value, _): return value
-                case .deleted: return nil
+                case .found(let value, _): return (value, snapshot)
+                case .deleted: return (nil, snapshot)
                 case .notPresent: continue
                 }
             }
-            return nil
+            return (nil, snapshot)
         }
     }
 

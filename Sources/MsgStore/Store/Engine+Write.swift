@@ -7,7 +7,7 @@ import Glibc
 extension Engine {
     func apply(_ record: UnsafeRawBufferPointer) throws {
         let crossed = try Engine.apply(record, tables: tablesById, skipping: nil, file: nil, offset: nil,
-                                       memtableBytes: options.memtableBytes, counters: counters)
+                                       memtableBytes: options.memtableBytes, counters: counters, rowCache: rowCache)
         rotationCandidates.append(contentsOf: crossed)
     }
 
@@ -17,7 +17,8 @@ extension Engine {
     @discardableResult
     static func apply(
         _ record: UnsafeRawBufferPointer, tables: [UInt32: TableState], skipping flushed: [PartitionID: UInt64]?,
-        file: String?, offset: Int64?, memtableBytes: Int = .max, counters: EngineCounters? = nil
+        file: String?, offset: Int64?, memtableBytes: Int = .max, counters: EngineCounters? = nil,
+        rowCache: RowCache? = nil
     ) throws -> [Partition] {
         guard let header = BatchDecoder.header(record) else {
             throw StoreError.corruption("batch shorter than its header", file: file, offset: offset)
@@ -32,6 +33,7 @@ extension Engine {
             guard let table = tables[op.tableId] else { unknownTable = op.tableId; return }
             guard let partition = table.partition(forUserKey: op.userKey) else { badKey = true; return }
             if let flushed, let done = flushed[partition.id], sequence <= done { return }
+            if table.handle.cachesRows { rowCache?.invalidate(table: op.tableId, userKey: op.userKey, sequence: sequence) }
             let memtable = partition.active
             let before = memtable.approximateBytes
             memtable.add(userKey: op.userKey, sequence: sequence, kind: op.kind, value: op.value)

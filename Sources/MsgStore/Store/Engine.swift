@@ -19,6 +19,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
     /// Set once in `init`, before any write.
     private(set) var pipeline: CommitPipeline!
     let blockCache: BlockCache
+    let rowCache: RowCache
     let counters = EngineCounters()
 
     /// Next number for a new file (log segment, SSTable, manifest).
@@ -73,6 +74,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
         progressWakeup = LockCondition(versionLock)
         let blockCache = BlockCache(capacityBytes: options.blockCacheBytes)
         self.blockCache = blockCache
+        rowCache = RowCache(capacityBytes: options.rowCacheBytes)
 
         // 1. The manifest: live SSTables and counters.
         let loaded = try Manifest.load(directory: directory, fileSystem: fileSystem)
@@ -213,7 +215,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
                 states.append(state)
             }
             let id = try register(name: table.name, partitions: table.partitionCount, kind: 0)
-            let handle = Table(name: table.name, id: id, partitionCount: table.partitionCount, indexKind: nil, hasIndexes: !indexStates.isEmpty)
+            var handle = Table(name: table.name, id: id, partitionCount: table.partitionCount, indexKind: nil, hasIndexes: !indexStates.isEmpty)
+            handle.cachesRows = table.cachesRows
             states.append(TableState(handle: handle, firstLogNumber: firstLogNumber, indexes: indexStates))
         }
         // Tables known to the directory but not declared now: kept, so their data stays readable and their log records replay.

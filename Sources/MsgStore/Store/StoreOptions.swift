@@ -44,6 +44,9 @@ public struct StoreOptions: Sendable {
     public var memtableBudgetBytes: Int = 64 << 20
     /// Decoded SSTable blocks kept in memory.
     public var blockCacheBytes: Int = 32 << 20
+    /// Results of point lookups kept in memory, for tables declared with
+    /// ``TableSchema/cachesRows``.
+    public var rowCacheBytes: Int = 32 << 20
 
     // MARK: SSTables and compaction
 

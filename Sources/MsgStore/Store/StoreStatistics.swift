@@ -33,6 +33,10 @@ public struct StoreStatistics: Sendable, Equatable {
     public var blockCacheHits: UInt64 = 0
     public var blockCacheMisses: UInt64 = 0
     public var blockCacheBytes: Int = 0
+    /// Row cache hits, misses, and bytes held.
+    public var rowCacheHits: UInt64 = 0
+    public var rowCacheMisses: UInt64 = 0
+    public var rowCacheBytes: Int = 0
 
     /// (flush + compaction bytes written) / flush bytes written: how many times
     /// each flushed byte is rewritten by compaction (1 = never).
@@ -82,6 +86,10 @@ extension Engine {
         statistics.blockCacheHits = UInt64(cache.hits)
         statistics.blockCacheMisses = UInt64(cache.misses)
         statistics.blockCacheBytes = cache.usageBytes
+        let rows = rowCache.statistics
+        statistics.rowCacheHits = UInt64(rows.hits)
+        statistics.rowCacheMisses = UInt64(rows.misses)
+        statistics.rowCacheBytes = rows.bytes
         return statistics
     }
 }

@@ -149,11 +149,24 @@ struct ByteCursor {
 }
 
 /// Compares two byte strings lexicographically (memcmp, then length).
+///
+/// Words of 8 bytes are compared inline (loaded big-endian, so numeric order
+/// is byte order); only a tail shorter than a word goes to `memcmp`. Keys here
+/// are short (tens of bytes), where a `memcmp` call costs more than the work.
 @inlinable func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let common = Swift.min(a.count, b.count)
     if common > 0, let pa = a.baseAddress, let pb = b.baseAddress {
-        let result = memcmp(pa, pb, common)
-        if result != 0 { return Int(result) }
+        var offset = 0
+        while offset + 8 <= common {
+            let wa = UInt64(bigEndian: pa.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let wb = UInt64(bigEndian: pb.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            if wa != wb { return wa < wb ? -1 : 1 }
+            offset += 8
+        }
+        if offset < common {
+            let result = memcmp(pa + offset, pb + offset, common - offset)
+            if result != 0 { return Int(result) }
+        }
     }
     return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
 }

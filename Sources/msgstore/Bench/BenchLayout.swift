@@ -12,9 +12,9 @@ import MsgStore
 ///     bodies:   pk = msgId(16)      sk = empty                     value = sender(16) ‖ groupId(16) ‖ content
 enum BenchLayout {
     static let tables: [TableSchema] = [
-        TableSchema(name: "blocks", partitionCount: 4),
+        TableSchema(name: "blocks", partitionCount: 4, cachesRows: true),
         TableSchema(name: "inbox", partitionCount: 16),
-        TableSchema(name: "bodies", partitionCount: 8),
+        TableSchema(name: "bodies", partitionCount: 8, cachesRows: true),
     ]
 
     static let direct: UInt8 = 0

@@ -1,0 +1,119 @@
+import Synchronization
+
+/// Caches the results of point lookups — a row's value, or its absence — for
+/// tables declared with ``TableSchema/cachesRows``, so that a hot row costs a
+/// hash lookup instead of a walk through memtables and SSTables.
+///
+/// Consistency: every write to a cached table goes through ``invalidate``
+/// (by the commit leader, before the write is published): it removes the
+/// key and raises its shard's `lastWriteSequence`. A reader inserts what it
+/// read at snapshot `S` only if `S ≥ lastWriteSequence` of the shard — i.e.
+/// every write that touched the shard so far is in what it read — so a
+/// stale result can never be cached. Insert and invalidate serialize on the
+/// shard's lock. Eviction is first-in first-out within a byte budget.
+final class RowCache: Sendable {
+    /// What a lookup found.
+    enum Cached: Sendable {
+        case value([UInt8])
+        case absent
+    }
+
+    struct Key: Hashable, Sendable {
+        let table: UInt32
+        let userKey: [UInt8]
+    }
+
+    private struct State: ~Copyable {
+        var map: [Key: Cached] = [:]
+        var order: [Key] = []
+        var head = 0
+        var bytes = 0
+        var lastWriteSequence: UInt64 = 0
+        var hits = 0
+        var misses = 0
+    }
+
+    private final class Shard: Sendable {
+        let state = Mutex(State())
+    }
+
+    private let shards: [Shard]
+    private let shardCapacity: Int
+
+    init(capacityBytes: Int, shardCount: Int = 32) {
+        shards = (0..<shardCount).map { _ in Shard() }
+        shardCapacity = max(capacityBytes / shardCount, 1)
+    }
+
+    private func shard(_ table: UInt32, _ userKey: UnsafeRawBufferPointer) -> Shard {
+        var hash = UInt64(table) &* 0x9E37_79B9_7F4A_7C15
+        for byte in userKey.suffix(16) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return shards[Int(hash % UInt64(shards.count))]
+    }
+
+    private static func charge(_ key: Key, _ value: Cached) -> Int {
+        if case .value(let bytes) = value { return key.userKey.count + bytes.count + 80 }
+        return key.userKey.count + 80
+    }
+
+    /// The cached result for a key, if any.
+    func lookup(table: UInt32, userKey: [UInt8]) -> Cached? {
+        let key = Key(table: table, userKey: userKey)
+        return userKey.withUnsafeBytes { shard(table, $0) }.state.withLock { state in
+            if let found = state.map[key] {
+                state.hits += 1
+                return found
+            }
+            state.misses += 1
+            return nil
+        }
+    }
+
+    /// Caches what a read at `snapshot` found, unless a write the read may not
+    /// have seen touched the shard since.
+    func insert(table: UInt32, userKey: [UInt8], _ result: Cached, snapshot: UInt64) {
+        let key = Key(table: table, userKey: userKey)
+        let capacity = shardCapacity
+        userKey.withUnsafeBytes { shard(table, $0) }.state.withLock { state in
+            guard snapshot >= state.lastWriteSequence, state.map[key] == nil else { return }
+            let charge = RowCache.charge(key, result)
+            guard charge <= capacity else { return }
+            state.map[key] = result
+            state.order.append(key)
+            state.bytes += charge
+            while state.bytes > capacity, state.head < state.order.count {
+                let victim = state.order[state.head]
+                state.head += 1
+                if let removed = state.map.removeValue(forKey: victim) {
+                    state.bytes -= RowCache.charge(victim, removed)
+                }
+            }
+            if state.head > 1024 && state.head * 2 > state.order.count {
+                state.order.removeFirst(state.head)
+                state.head = 0
+            }
+        }
+    }
+
+    /// Forgets a key that the write with `sequence` changes. REQUIRES: called
+    /// before that write is published.
+    func invalidate(table: UInt32, userKey: UnsafeRawBufferPointer, sequence: UInt64) {
+        shard(table, userKey).state.withLock { state in
+            if sequence > state.lastWriteSequence { state.lastWriteSequence = sequence }
+            guard !state.map.isEmpty else { return }
+            let key = Key(table: table, userKey: Array(userKey))
+            if let removed = state.map.removeValue(forKey: key) {
+                state.bytes -= RowCache.charge(key, removed)
+            }
+        }
+    }
+
+    /// Hits, misses and bytes held, over all shards.
+    var statistics: (hits: Int, misses: Int, bytes: Int) {
+        shards.reduce((0, 0, 0)) { total, shard in
+            shard.state.withLock { (total.0 + $0.hits, total.1 + $0.misses, total.2 + $0.bytes) }
+        }
+    }
+}
+
+extension RowCache.Cached: Equatable {}
