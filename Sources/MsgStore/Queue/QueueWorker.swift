@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A job queue drained by one dedicated OS thread, so that the queue's file
+/// I/O and `fdatasync` never run on Swift's cooperative thread pool.
+///
+/// Producers call ``submit(_:)`` from any thread (it never blocks on I/O);
+/// the worker thread calls ``takeAll()``, which sleeps on a condition
+/// variable until work arrives, and gets every waiting job at once — which is
+/// what makes group commit: all jobs that queued up during one `fdatasync`
+/// share the next one.
+///
+/// The pthread mutex and condition live in this one type (the only unsafe
+/// pointers of the queue), hence `@unchecked Sendable`: every access to
+/// `jobs`/`isClosed` holds `mutex`.
+final class QueueWorkerInbox<Job>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var jobs: [Job] = []
+    private var isClosed = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    /// Adds a job and wakes the worker. Returns false (job not taken) after ``close()``.
+    func submit(_ job: Job) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !isClosed else { return false }
+        jobs.append(job)
+        pthread_cond_signal(condition)
+        return true
+    }
+
+    /// Refuses further jobs; ``takeAll()`` returns the remaining ones, then `nil`.
+    func close() {
+        pthread_mutex_lock(mutex)
+        isClosed = true
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Blocks until jobs arrive and returns all of them in submission order;
+    /// `nil` once closed and drained.
+    func takeAll() -> [Job]? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while jobs.isEmpty && !isClosed {
+            pthread_cond_wait(condition, mutex)
+        }
+        if jobs.isEmpty { return nil }
+        let taken = jobs
+        jobs.removeAll(keepingCapacity: true)
+        return taken
+    }
+}
+
+/// Starts a detached OS thread running `body`.
+func startQueueThread(_ body: @escaping @Sendable () -> Void) throws {
+    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, context)
+    guard result == 0 else {
+        Unmanaged<Box>.fromOpaque(context).release()
+        throw StoreError.io("pthread_create", file: nil, errno: result)
+    }
+    pthread_detach(thread)
+}
+
+/// The loop of a queue's thread: takes every waiting job, writes all
+/// enqueued records with one `pwrite` + one `fdatasync` and all acks with one
+/// delta record + one `fdatasync` (group commit), then publishes the records
+/// to the in-memory state and resumes the callers.
+///
+/// `@unchecked Sendable`: the storage is touched only by the one thread that
+/// runs ``run(inbox:queue:)`` (handed over when the thread starts).
+final class QueueWorker: @unchecked Sendable {
+    private let storage: QueueStorage
+    private let lock: any FileLock
+    private var isFinished = false
+    private var failure: StoreError?
+
+    init(storage: QueueStorage, lock: any FileLock) {
+        self.storage = storage
+        self.lock = lock
+    }
+
+    func run(inbox: QueueWorkerInbox<DurableQueue.QueueJob>, queue: () -> DurableQueue?) {
+        while let jobs = inbox.takeAll() {
+            process(jobs, queue: queue())
+        }
+        finish()
+    }
+
+    private func finish() {
+        guard !isFinished else { return }
+        isFinished = true
+        try? storage.close()
+        lock.unlock()
+    }
+
+    private func process(_ jobs: [DurableQueue.QueueJob], queue: DurableQueue?) {
+        var enqueues: [([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)] = []
+        var acks: [([UInt64], CheckedContinuation<Void, any Error>)] = []
+        var closes: [CheckedContinuation<Void, any Error>] = []
+        for job in jobs {
+            switch job {
+            case .enqueue(let records, let continuation): enqueues.append((records, continuation))
+            case .ack(let sequences, let continuation): acks.append((sequences, continuation))
+            case .close(let continuation): closes.append(continuation)
+            }
+        }
+        var assigned: [[UInt64]] = []
+        var ackedCount = 0
+        if failure == nil && !isFinished {
+            do {
+                for (records, _) in enqueues { assigned.append(try storage.append(records)) }
+                if !enqueues.isEmpty { try storage.commit() }
+                let sequences = acks.flatMap { $0.0 }
+                try storage.recordAcks(sequences)
+                ackedCount = sequences.count
+            } catch let error as StoreError {
+                failure = error
+            } catch {
+                failure = StoreError(.io, "\(error)", file: storage.directory)
+            }
+        }
+        let error = failure ?? (isFinished ? StoreError(.closed, "the queue is closed", file: storage.directory) : nil)
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        if let queue {
+            let segmentCount = storage.segments.count, nextSequence = storage.nextSequence
+            waiters = queue.state.withLock { state in
+                if let error {
+                    if state.failure == nil && failure != nil { state.failure = error }
+                } else {
+                    for (index, (records, _)) in enqueues.enumerated() {
+                        state.publish(Array(zip(assigned[index], records)))
+                        state.enqueuedTotal += UInt64(records.count)
+                    }
+                    state.ackedTotal += UInt64(ackedCount)
+                }
+                state.segmentCount = segmentCount
+                state.nextSequence = nextSequence
+                return enqueues.isEmpty && error == nil ? [] : state.takeWaiters()
+            }
+        }
+        for waiter in waiters { waiter.resume() }
+        for (index, (_, continuation)) in enqueues.enumerated() {
+            if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: assigned[index]) }
+        }
+        for (_, continuation) in acks {
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
+        if !closes.isEmpty {
+            var closeError: (any Error)?
+            if !isFinished {
+                do { try storage.close() } catch { closeError = error }
+                isFinished = true
+                lock.unlock()
+            }
+            for continuation in closes {
+                if let closeError { continuation.resume(throwing: closeError) } else { continuation.resume() }
+            }
+        }
+    }
+}
