@@ -15,8 +15,8 @@ struct QueueSegmentReader {
     /// Reads every record, checking every checksum, the header, and that
     /// sequences strictly increase from the header's first sequence. Corruption
     /// before the tail throws ``StoreError/Code/corruption`` with file and offset;
-    /// a torn tail is left in `summary.tornTail`. With `keepPayloads` false,
-    /// payloads are dropped after decoding (inspection without entries).
+    /// a torn tail is left in `summary.tornTail`. Records whose sequence
+    /// `isSkipped` accepts (acked ones) are checked but not kept.
     func read(skipping isSkipped: (UInt64) -> Bool = { _ in false }) throws -> Contents {
         var contents = Contents()
         contents.fileSize = try fileSystem.fileSize(path)
