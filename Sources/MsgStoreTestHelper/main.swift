@@ -1,2 +1,7 @@
 import MsgStore
-print("usage: MsgStoreTestHelper SCENARIO ...")
+let arguments = Array(CommandLine.arguments.dropFirst())
+if let scenario = arguments.first, scenario.hasPrefix("queue-") {
+    await runQueueScenario(arguments)
+} else {
+    print("usage: MsgStoreTestHelper SCENARIO ...")
+}
