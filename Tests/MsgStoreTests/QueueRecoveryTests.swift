@@ -168,6 +168,10 @@ import Testing
         #expect(queue.stats.depth == 1)
         #expect(try await queue.enqueue(bytes("b")) == 2)
         try await queue.close()
+        queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        #expect(try await queue.receive(max: 5).map { text($0.payload) } == ["a", "b"])
+        try await queue.close()
+        #expect(verifyQueue(path: dir.queue()).isOK)
     }
 
     /// 1M records through the queue (release build): `MSGSTORE_VOLUME=1`, run by Tools/volume-tests.sh.

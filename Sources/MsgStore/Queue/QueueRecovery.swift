@@ -101,12 +101,11 @@ extension QueueStorage {
             }
             lastSequence = max(lastSequence, contents.records.last?.record.sequence ?? 0, header.firstSequence - 1)
             segments.append(Segment(number: number, firstSequence: header.firstSequence, path: path))
-            if isLast { activeLength = contents.summary.validLength }
+            activeLength = contents.summary.validLength  // the last segment kept becomes the active one
         }
-        // Sequences skipped by acks are skipped by `read(skipping:)`; find the last one written.
-        // The next sequence never reuses one that was acked or written.
+        // Acked records are not kept by `read(skipping:)`, but the acked set's upper bound covers
+        // them: the next sequence never reuses one that was written or acked.
         let nextSequence = max(lastSequence + 1, storedAcked.upperBound, segments.last.map { $0.firstSequence } ?? 1, 1)
-        _ = lastSequence
 
         // 3. The acked set is the complement of the unacked records below nextSequence.
         var acked = AckedSequences(lowWater: unacked.first?.sequence ?? nextSequence)
