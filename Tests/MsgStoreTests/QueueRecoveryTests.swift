@@ -202,3 +202,35 @@ import Testing
         try await queue.close()
     }
 }
+
+/// I/O failures: a failed `fdatasync` fails the callers and stops the queue.
+@Suite struct QueueFaultTests {
+    @Test func failedSyncFailsEnqueueAndStopsTheQueue() async throws {
+        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let fileSystem = SyncFailingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
+        _ = try await queue.enqueue(bytes("durable"))
+        fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
+        await #expect(throws: StoreError.self) { try await queue.enqueue(bytes("lost")) }
+        fileSystem.isFailingSyncs.store(false, ordering: .relaxed)
+        await #expect(throws: StoreError.self) { try await queue.enqueue(bytes("after")) }
+        await #expect(throws: StoreError.self) { try await queue.receive() }
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        let messages = try await reopened.receive(max: 10)
+        #expect(messages.first.map { text($0.payload) } == "durable")
+        try await reopened.close()
+    }
+
+    @Test func failedAckSyncFailsTheAck() async throws {
+        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let fileSystem = SyncFailingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
+        _ = try await queue.enqueue(bytes("x"))
+        let message = try await queue.receive()[0]
+        fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
+        await #expect(throws: StoreError.self) { try await queue.ack(message) }
+        fileSystem.isFailingSyncs.store(false, ordering: .relaxed)
+        try? await queue.close()
+    }
+}

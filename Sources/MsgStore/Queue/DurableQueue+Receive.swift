@@ -55,7 +55,7 @@ extension DurableQueue {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let isRegistered = state.withLock { state -> Bool in
-                    guard state.generation == generation, !state.isClosed, state.failure == nil else { return false }
+                    guard state.generation == generation, !state.isClosed, state.failure == nil, !Task.isCancelled else { return false }
                     state.waiters[waiterID] = continuation
                     return true
                 }
