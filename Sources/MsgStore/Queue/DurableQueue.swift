@@ -49,7 +49,13 @@ public final class DurableQueue: Sendable {
         guard options.maxAttempts >= 1, options.segmentBytesMax >= 1024, options.payloadBytesMax >= 0 else {
             throw StoreError(.invalidArgument, "maxAttempts must be ≥ 1 and segmentBytesMax ≥ 1024")
         }
-        try fileSystem.createDirectory(directory)
+        if !fileSystem.exists(directory) {
+            try fileSystem.createDirectory(directory)
+            // Make the new directory's entry (and a new `queues/` parent's) durable.
+            let parent = directoryName(of: directory)
+            try fileSystem.syncDirectory(parent)
+            try fileSystem.syncDirectory(directoryName(of: parent))
+        }
         let lock = try fileSystem.lock(joinPath(directory, QueueFormat.lockFileName))
         do {
             var deadLetterQueue: DurableQueue?
