@@ -1,7 +1,7 @@
 import MsgStore
 let arguments = Array(CommandLine.arguments.dropFirst())
 if let scenario = arguments.first, scenario.hasPrefix("queue-") {
-    await runQueueScenario(arguments)
+    await QueueScenario.run(arguments)
 } else {
     print("usage: MsgStoreTestHelper SCENARIO ...")
 }

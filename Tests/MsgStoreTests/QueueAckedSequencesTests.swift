@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func seededRandomAcksMatchASetModel() {
-        var generator = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+        var generator = QueueSplitMix64(seed: UInt64.random(in: 0...UInt64.max))
         print("QueueAckedSequencesTests seed \(generator.seed)")
         var acked = AckedSequences()
         var model = Set<UInt64>()
@@ -65,7 +65,7 @@ import Testing
 }
 
 /// A small seeded generator so random tests can print and replay their seed.
-struct SplitMix64: RandomNumberGenerator {
+struct QueueSplitMix64: RandomNumberGenerator {
     let seed: UInt64
     private var state: UInt64
     init(seed: UInt64) { self.seed = seed; state = seed }

@@ -92,7 +92,7 @@ import Testing
         let helper = try Self.helperPath()
         let seed = UInt64.random(in: 1...UInt64.max)
         print("QueueCrashTests seed \(seed)")
-        var random = SplitMix64(seed: seed)
+        var random = QueueSplitMix64(seed: seed)
         let dir = QueueTestDirectory("crash"); defer { dir.cleanUp() }
         let queue = dir.queue()
         var ledger = Ledger()

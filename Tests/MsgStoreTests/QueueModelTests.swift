@@ -8,7 +8,7 @@ import Testing
     @Test func randomOperationsMatchTheModel() async throws {
         let seed = UInt64.random(in: 1...UInt64.max)
         print("QueueModelTests seed \(seed)")
-        var random = SplitMix64(seed: seed)
+        var random = QueueSplitMix64(seed: seed)
         let dir = QueueTestDirectory("model"); defer { dir.cleanUp() }
         let options = smallQueueOptions(maxAttempts: 1_000, segmentBytesMax: 2048)
         var queue = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -19,7 +19,7 @@ import Testing
             switch random.next() % 10 {
             case 0...2:
                 let count = Int(1 + random.next() % 4)
-                let batch = (0..<count).map { _ in bytes("s\(step)-" + String(repeating: "z", count: Int(random.next() % 300))) }
+                let batch = (0..<count).map { _ in queueBytes("s\(step)-" + String(repeating: "z", count: Int(random.next() % 300))) }
                 let sequences = try await queue.enqueue(batch: batch)
                 for (sequence, payload) in zip(sequences, batch) { payloads[sequence] = payload; visible.insert(sequence) }
             case 3...4:

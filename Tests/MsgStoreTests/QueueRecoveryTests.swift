@@ -7,7 +7,7 @@ import Testing
     @Test func reopenKeepsUnackedAndDropsAcked() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
-        _ = try await queue.enqueue(batch: (1...10).map { bytes("m\($0)") })
+        _ = try await queue.enqueue(batch: (1...10).map { queueBytes("m\($0)") })
         let got = try await queue.receive(max: 10)
         try await queue.ack(got.filter { $0.sequence % 2 == 0 })
         try await queue.close()
@@ -23,18 +23,18 @@ import Testing
     @Test func sequencesAreNeverReusedAfterEverythingIsAcked() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
-        _ = try await queue.enqueue(batch: [bytes("a"), bytes("b"), bytes("c")])
+        _ = try await queue.enqueue(batch: [queueBytes("a"), queueBytes("b"), queueBytes("c")])
         try await queue.ack(try await queue.receive(max: 3))
         try await queue.close()
         queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
-        #expect(try await queue.enqueue(bytes("d")) == 4)
+        #expect(try await queue.enqueue(queueBytes("d")) == 4)
         try await queue.close()
     }
 
     @Test func deadLettersSurviveReopenWithReason() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 1))
-        _ = try await queue.enqueue(bytes("x"))
+        _ = try await queue.enqueue(queueBytes("x"))
         try await queue.nack(try await queue.receive()[0])
         try await queue.close()
         queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 1))
@@ -47,7 +47,7 @@ import Testing
     @Test func tornTailIsCutAndReported() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(segmentBytesMax: 1 << 20))
-        _ = try await queue.enqueue(batch: (1...5).map { bytes("record-\($0)") })
+        _ = try await queue.enqueue(batch: (1...5).map { queueBytes("record-\($0)") })
         try await queue.close()
         let segment = dir.queue() + "/000001.qlog"
         let size = try PosixFileSystem().fileSize(segment)
@@ -60,8 +60,8 @@ import Testing
         let torn = try #require(queue.recoveryReport.tornTails.first)
         #expect(torn.file == segment)
         let messages = try await queue.receive(max: 10)
-        #expect(messages.map { text($0.payload) } == (1...4).map { "record-\($0)" })
-        #expect(try await queue.enqueue(bytes("after")) == 5)
+        #expect(messages.map { queueText($0.payload) } == (1...4).map { "record-\($0)" })
+        #expect(try await queue.enqueue(queueBytes("after")) == 5)
         try await queue.close()
         queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(segmentBytesMax: 1 << 20))
         #expect(queue.recoveryReport.tornTails.isEmpty)
@@ -72,7 +72,7 @@ import Testing
     @Test func bitFlipInTheMiddleIsCorruptionNamingFileAndOffset() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(segmentBytesMax: 1 << 20))
-        _ = try await queue.enqueue(batch: (1...5).map { bytes("record-\($0)") })
+        _ = try await queue.enqueue(batch: (1...5).map { queueBytes("record-\($0)") })
         try await queue.close()
         let inspection = try QueueInspection.inspect(path: dir.queue(), entries: true)
         let victim = inspection.entries[2]
@@ -95,7 +95,7 @@ import Testing
     @Test func verifyAcceptsASoundQueue() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
-        _ = try await queue.enqueue(batch: (1...100).map { bytes(String(repeating: "p", count: $0)) })
+        _ = try await queue.enqueue(batch: (1...100).map { queueBytes(String(repeating: "p", count: $0)) })
         try await queue.ack(try await queue.receive(max: 30))
         try await queue.close()
         let verdict = verifyQueue(path: dir.queue())
@@ -106,7 +106,7 @@ import Testing
     @Test func inspectionReportsSegmentsDepthAndEntries() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(segmentBytesMax: 2048))
-        _ = try await queue.enqueue(batch: (1...40).map { bytes("entry-\($0)-" + String(repeating: "x", count: 100)) })
+        _ = try await queue.enqueue(batch: (1...40).map { queueBytes("entry-\($0)-" + String(repeating: "x", count: 100)) })
         try await queue.ack(try await queue.receive(max: 5))
         let live = try QueueInspection.inspect(path: dir.queue())  // next to the open queue: read-only
         #expect(live.depth == 35)
@@ -135,7 +135,7 @@ import Testing
         }
         #expect(queue.stats.depth == 0 && queue.stats.ackedTotal == 2000)
         // 2,000 × 200 B ≈ 400 KB went through; what stays is at most the active segment + state.
-        let usage = diskUsage(dir.queue())
+        let usage = queueDiskUsage(dir.queue())
         #expect(usage < 40 << 10, "disk usage \(usage) bytes after everything was acked")
         #expect(queue.stats.segments <= 2)
         try await queue.close()
@@ -146,7 +146,7 @@ import Testing
         var options = smallQueueOptions(segmentBytesMax: 1 << 20)
         options.consumerStateBytesMax = 256
         var queue = try DurableQueue.open(directory: dir.queue(), options: options)
-        _ = try await queue.enqueue(batch: (1...300).map { bytes("m\($0)") })
+        _ = try await queue.enqueue(batch: (1...300).map { queueBytes("m\($0)") })
         let all = try await queue.receive(max: 300)
         for message in all where message.sequence % 3 != 0 { try await queue.ack(message) }  // one delta each
         try await queue.close()
@@ -160,16 +160,16 @@ import Testing
     @Test func segmentCreatedButEmptyAtCrashIsDiscarded() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
-        _ = try await queue.enqueue(bytes("a"))
+        _ = try await queue.enqueue(queueBytes("a"))
         try await queue.close()
         // A crash right after creating the next segment file, before its header was written.
         _ = FileManager.default.createFile(atPath: dir.queue() + "/000002.qlog", contents: Data())
         queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         #expect(queue.stats.depth == 1)
-        #expect(try await queue.enqueue(bytes("b")) == 2)
+        #expect(try await queue.enqueue(queueBytes("b")) == 2)
         try await queue.close()
         queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
-        #expect(try await queue.receive(max: 5).map { text($0.payload) } == ["a", "b"])
+        #expect(try await queue.receive(max: 5).map { queueText($0.payload) } == ["a", "b"])
         try await queue.close()
         #expect(verifyQueue(path: dir.queue()).isOK)
     }
@@ -192,11 +192,11 @@ import Testing
                 try await queue.ack(messages)
                 acked += messages.count
             }
-            if round % 100 == 0 { peak = max(peak, diskUsage(dir.queue())) }
+            if round % 100 == 0 { peak = max(peak, queueDiskUsage(dir.queue())) }
         }
         let stats = queue.stats
         #expect(stats.depth == 0 && stats.ackedTotal == UInt64(total))
-        let usage = diskUsage(dir.queue())
+        let usage = queueDiskUsage(dir.queue())
         print("queue volume: \(total) records, peak \(peak) B, final \(usage) B on disk")
         #expect(usage < Int64(options.segmentBytesMax) + (2 << 20))
         try await queue.close()
@@ -209,16 +209,16 @@ import Testing
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         let fileSystem = SyncFailingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
-        _ = try await queue.enqueue(bytes("durable"))
+        _ = try await queue.enqueue(queueBytes("durable"))
         fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
-        await #expect(throws: StoreError.self) { try await queue.enqueue(bytes("lost")) }
+        await #expect(throws: StoreError.self) { try await queue.enqueue(queueBytes("lost")) }
         fileSystem.isFailingSyncs.store(false, ordering: .relaxed)
-        await #expect(throws: StoreError.self) { try await queue.enqueue(bytes("after")) }
+        await #expect(throws: StoreError.self) { try await queue.enqueue(queueBytes("after")) }
         await #expect(throws: StoreError.self) { try await queue.receive() }
         try? await queue.close()
         let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let messages = try await reopened.receive(max: 10)
-        #expect(messages.first.map { text($0.payload) } == "durable")
+        #expect(messages.first.map { queueText($0.payload) } == "durable")
         try await reopened.close()
     }
 
@@ -226,7 +226,7 @@ import Testing
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         let fileSystem = SyncFailingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
-        _ = try await queue.enqueue(bytes("x"))
+        _ = try await queue.enqueue(queueBytes("x"))
         let message = try await queue.receive()[0]
         fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
         await #expect(throws: StoreError.self) { try await queue.ack(message) }

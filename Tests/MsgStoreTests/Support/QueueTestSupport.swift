@@ -27,13 +27,13 @@ func smallQueueOptions(maxAttempts: Int = 3, segmentBytesMax: Int = 4096) -> Que
 }
 
 /// Bytes of a string.
-func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+func queueBytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 /// A string of bytes.
-func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+func queueText(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
 /// Total size of the regular files under `path`.
-func diskUsage(_ path: String) -> Int64 {
+func queueDiskUsage(_ path: String) -> Int64 {
     guard let names = try? FileManager.default.subpathsOfDirectory(atPath: path) else { return 0 }
     return names.reduce(Int64(0)) { total, name in
         let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
