@@ -145,6 +145,7 @@ extension DurableQueue {
     /// 0, original enqueue time kept), oldest first, and returns how many moved.
     /// Each batch is enqueued here durably before it is acked in the dead-letter
     /// queue, so a crash can duplicate a message but never lose one.
+    @discardableResult
     public func redrive() async throws -> Int {
         guard let deadLetterQueue else { return 0 }
         var moved = 0

@@ -99,12 +99,14 @@ public final class DurableQueue: Sendable {
     // MARK: Enqueue
 
     /// Appends one message and returns its sequence number once it is durable.
+    @discardableResult
     public func enqueue(_ payload: [UInt8]) async throws -> UInt64 {
         try await enqueue(batch: [payload])[0]
     }
 
     /// Appends messages in order (consecutive sequence numbers, one durable
     /// write) and returns their sequence numbers once they are durable.
+    @discardableResult
     public func enqueue(batch payloads: [[UInt8]]) async throws -> [UInt64] {
         guard !payloads.isEmpty else { return [] }
         for payload in payloads where payload.count > options.payloadBytesMax {
