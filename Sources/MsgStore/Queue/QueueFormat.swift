@@ -117,6 +117,9 @@ struct QueueSegmentHeader: Equatable {
         guard let segment = cursor.readFixed32(), let first = cursor.readFixed64() else {
             throw StoreError.corruption("segment header cut short", file: file, offset: offset)
         }
+        guard first >= 1 else {
+            throw StoreError.corruption("segment header's first sequence is 0 (sequences start at 1)", file: file, offset: offset)
+        }
         return QueueSegmentHeader(segment: segment, firstSequence: first)
     }
 }

@@ -26,7 +26,7 @@ struct QueueSegmentReader {
             if contents.header == nil {
                 let header = try QueueSegmentHeader.decode(bytes, file: path, offset: offset)
                 contents.header = header
-                previous = header.firstSequence == 0 ? 0 : header.firstSequence - 1
+                previous = header.firstSequence - 1
                 return
             }
             let record = try QueueRecord.decode(bytes, file: path, offset: offset)
