@@ -56,6 +56,21 @@ import Testing
         #expect(decoded == record)
     }
 
+    @Test func decodersThrowInsteadOfTrappingOnRandomBytes() {
+        var random = QueueSplitMix64(seed: UInt64.random(in: 1...UInt64.max))
+        print("decoder fuzz seed \(random.seed)")
+        for round in 0..<3000 {
+            var bytes = (0..<Int(random.next() % 40)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            if !bytes.isEmpty { bytes[0] = UInt8(round % 5) }  // every record kind, and one unknown
+            bytes.withUnsafeBytes { raw in
+                _ = try? QueueRecord.decode(raw, file: "f", offset: 0)
+                _ = try? QueueSegmentHeader.decode(raw, file: "f", offset: 0)
+                var state: AckedSequences? = round % 2 == 0 ? nil : AckedSequences()
+                _ = try? AckedSequences.apply(raw, to: &state, file: "f", offset: 0)
+            }
+        }
+    }
+
     @Test func truncatedRecordIsCorruption() {
         let bytes = QueueRecord(sequence: 7, enqueuedAtMicros: 1, attempts: 0, deadLetter: nil, payload: []).encoded()
         #expect(throws: StoreError.self) {

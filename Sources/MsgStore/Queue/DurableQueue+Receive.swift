@@ -21,13 +21,17 @@ extension DurableQueue {
             try Task.checkCancellation()
             let now = clock.now
             let maxAttempts = options.maxAttempts
-            let (messages, exhausted, generation, leaseDeadline) = try state.withLock { state in
+            let (messages, exhausted, generation, leaseDeadline, waiters) = try state.withLock { state in
                 if let failure = state.failure { throw failure }
                 if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
                 let exhausted = state.expireLeases(now: now, maxAttempts: maxAttempts)
                 let messages = state.lease(count: max, deadline: now.advanced(by: visibilityTimeout))
-                return (messages, exhausted, state.generation, state.nextLeaseDeadline)
+                // Receivers already waiting chose their wake-up time before these leases existed:
+                // wake them to include the new deadlines (a lease that expires makes a message visible).
+                let waiters = messages.isEmpty ? [] : state.takeWaiters()
+                return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters)
             }
+            for waiter in waiters { waiter.resume() }
             if !exhausted.isEmpty {
                 try await moveToDeadLetterQueue(exhausted, reason: "not acked after \(maxAttempts) deliveries (visibility timeout)")
             }

@@ -45,7 +45,8 @@ struct QueueState {
     /// Receivers suspended in a long poll.
     var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiterID: UInt64 = 1
-    /// Bumped whenever messages become visible; a receiver that saw nothing waits only if it is unchanged.
+    /// Bumped whenever messages become visible or are leased; a receiver that saw nothing
+    /// waits only if it is unchanged (so its wake-up time includes every lease deadline).
     var generation: UInt64 = 0
     var enqueuedTotal: UInt64 = 0
     var ackedTotal: UInt64 = 0
@@ -108,6 +109,8 @@ struct QueueState {
             messages.append(QueueMessage(sequence: sequence, enqueuedAtMicros: entry.enqueuedAtMicros, attempt: entry.attempt,
                                          deadLetter: entry.deadLetter, payload: entry.payload, leaseID: entry.leaseID))
         }
+        // A new lease is a new deadline: a receiver about to wait with an earlier view must look again.
+        if !messages.isEmpty { generation &+= 1 }
         return messages
     }
 
