@@ -141,6 +141,22 @@ import Testing
         try await queue.close()
     }
 
+    @Test func oneUnackedMessageDoesNotPinLaterSegments() async throws {
+        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(segmentBytesMax: 4096))
+        let payload = [UInt8](repeating: 1, count: 500)
+        _ = try await queue.enqueue(batch: Array(repeating: payload, count: 100))   // ~13 segments
+        let all = try await queue.receive(max: 100, visibilityTimeout: .seconds(600))
+        try await queue.ack(Array(all.dropFirst()))   // sequence 1 stays in flight
+        #expect(queue.stats.segments <= 2)
+        try await queue.close()
+        queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(segmentBytesMax: 4096))
+        #expect(try await queue.receive(max: 10).map(\.sequence) == [1])
+        #expect(try await queue.enqueue(payload) == 101)
+        try await queue.close()
+        #expect(verifyQueue(path: dir.queue()).isOK)
+    }
+
     @Test func consumerStateIsCompactedAndStillCorrect() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions(segmentBytesMax: 1 << 20)

@@ -109,16 +109,23 @@ final class QueueStorage {
         if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
     }
 
-    /// Deletes the leading non-active segments whose sequences are all acked.
+    /// Deletes every non-active segment whose sequences are all acked (not only
+    /// the oldest: one message still in flight must not pin the segments after it).
+    /// A segment's sequences run up to the next segment's first sequence.
     func deleteConsumedSegments() throws {
+        var kept: [Segment] = []
         var removed = false
-        while segments.count > 1 {
-            let last = segments[1].firstSequence
-            guard last <= segments[0].firstSequence || acked.contains(segments[0].firstSequence...(last - 1)) else { break }
-            try fileSystem.remove(segments[0].path)
-            segments.removeFirst()
-            removed = true
+        for (index, segment) in segments.enumerated() {
+            let isActive = index == segments.count - 1
+            let next = isActive ? nextSequence : segments[index + 1].firstSequence
+            if !isActive && (next <= segment.firstSequence || acked.contains(segment.firstSequence...(next - 1))) {
+                try fileSystem.remove(segment.path)
+                removed = true
+            } else {
+                kept.append(segment)
+            }
         }
+        segments = kept
         if removed { try fileSystem.syncDirectory(directory) }
     }
 
