@@ -16,7 +16,26 @@ import Testing
         #expect(queue.recoveryReport.unackedMessages == 5)
         let after = try await queue.receive(max: 10)
         #expect(after.map(\.sequence) == [1, 3, 5, 7, 9])
-        #expect(after.allSatisfy { $0.attempt == 1 }, "leases and in-memory attempts are not persisted")
+        #expect(after.allSatisfy { $0.attempt == 2 }, "leases are not persisted, delivery counts are")
+        try await queue.close()
+    }
+
+    @Test func deliveriesBeforeRestartsCountTowardMaxAttempts() async throws {
+        // A message whose consumer crashes every time it is delivered must still reach the dead-letter queue.
+        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        for attempt in 1...2 {
+            let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 2))
+            let got = try await queue.receive(max: 1, visibilityTimeout: .seconds(600))
+            if attempt == 1 { #expect(got.isEmpty); _ = try await queue.enqueue(queueBytes("poison")) }
+            else { #expect(got.first?.attempt == 2) }
+            if attempt == 1 { #expect(try await queue.receive(visibilityTimeout: .seconds(600)).first?.attempt == 1) }
+            try await queue.close()   // "crash": never acked
+        }
+        let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 2))
+        #expect(try await queue.receive().isEmpty, "2 deliveries done: not delivered a third time")
+        #expect(queue.stats.depth == 0 && queue.stats.deadLetters == 1)
+        let letter = try #require(try await queue.deadLetterQueue?.receive().first)
+        #expect(queueText(letter.payload) == "poison" && letter.deadLetter?.reason.contains("restart") == true)
         try await queue.close()
     }
 

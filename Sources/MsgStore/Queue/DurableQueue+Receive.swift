@@ -24,16 +24,20 @@ extension DurableQueue {
             let (messages, exhausted, generation, leaseDeadline, waiters) = try state.withLock { state in
                 if let failure = state.failure { throw failure }
                 if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
-                let exhausted = state.expireLeases(now: now, maxAttempts: maxAttempts)
-                let messages = state.lease(count: max, deadline: now.advanced(by: visibilityTimeout))
+                var exhausted = state.expireLeases(now: now, maxAttempts: maxAttempts)
+                let messages = state.lease(count: max, deadline: now.advanced(by: visibilityTimeout),
+                                           maxAttempts: maxAttempts, exhausted: &exhausted)
                 // Receivers already waiting chose their wake-up time before these leases existed:
                 // wake them to include the new deadlines (a lease that expires makes a message visible).
                 let waiters = messages.isEmpty ? [] : state.takeWaiters()
                 return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters)
             }
             for waiter in waiters { waiter.resume() }
+            if !messages.isEmpty {
+                _ = inbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
+            }
             if !exhausted.isEmpty {
-                try await moveToDeadLetterQueue(exhausted, reason: "not acked after \(maxAttempts) deliveries (visibility timeout)")
+                try await moveToDeadLetterQueue(exhausted, reason: "not acked after \(maxAttempts) deliveries (visibility timeout or restart)")
             }
             if !messages.isEmpty { return messages }
             if !exhausted.isEmpty { continue }

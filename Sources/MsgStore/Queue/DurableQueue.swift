@@ -30,6 +30,8 @@ public final class DurableQueue: Sendable {
     enum QueueJob: Sendable {
         case enqueue([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)
         case ack([UInt64], CheckedContinuation<Void, any Error>)
+        /// Deliveries to record (no caller waits: they only raise attempt counts after a restart).
+        case deliveries([(sequence: UInt64, attempt: UInt32)])
         case close(CheckedContinuation<Void, any Error>)
     }
 
@@ -62,6 +64,8 @@ public final class DurableQueue: Sendable {
             if options.hasDeadLetterQueue {
                 var deadLetterOptions = options
                 deadLetterOptions.hasDeadLetterQueue = false
+                // A dead letter is never dropped by a retry limit: it waits for redrive or a consumer's ack.
+                deadLetterOptions.maxAttempts = Int.max
                 deadLetterQueue = try open(directory: directory + ".dlq", fileSystem: fileSystem, options: deadLetterOptions)
             }
             let recovered = try QueueStorage.recover(directory: directory, fileSystem: fileSystem, options: options)

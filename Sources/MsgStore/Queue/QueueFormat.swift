@@ -37,9 +37,12 @@
 //     snapshot (first record):  kind=2 | "MSGC" | version u16 | lowWater varint
 //                               | rangeCount varint | (start varint, length varint)*
 //     ack delta (later ones):   kind=3 | rangeCount varint | (start varint, length varint)*
+//     deliveries (later ones):  kind=4 | count varint | (sequence varint, attempt varint)*
 //   Every sequence below lowWater is acked; the ranges [start, start+length)
 //   add acked sequences above it. Range starts are delta-encoded from the end
 //   of the previous range (from lowWater for the first) to stay small.
+//   Delivery records count deliveries of unacked messages across restarts
+//   (written without fdatasync; see ConsumerState.swift).
 
 /// Constants and codecs of the queue's on-disk records.
 enum QueueFormat {
@@ -66,6 +69,7 @@ enum QueueFormat {
         case message = 1
         case consumerSnapshot = 2
         case ackDelta = 3
+        case deliveries = 4
     }
 
     /// Bit in a message record's flags: dead-letter fields follow.

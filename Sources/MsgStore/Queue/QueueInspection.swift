@@ -77,11 +77,7 @@ public struct QueueInspection: Sendable {
         } else {
             let consumerPath = joinPath(path, QueueFormat.consumerFileName)
             if fileSystem.exists(consumerPath) {
-                var stored: AckedSequences?
-                _ = try LogReader(path: consumerPath, mode: .strict).read(using: fileSystem) { offset, record in
-                    try AckedSequences.apply(record, to: &stored, file: consumerPath, offset: offset)
-                }
-                acked = stored ?? acked
+                acked = try ConsumerState.read(path: consumerPath, fileSystem: fileSystem).state.acked ?? acked
             }
             let numbers = try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
             segmentPaths = numbers.map { joinPath(path, QueueFormat.segmentFileName($0)) }
@@ -159,10 +155,7 @@ public func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSyst
         if fileSystem.exists(consumerPath) {
             verification.filesChecked += 1
             do {
-                var stored: AckedSequences?
-                let summary = try LogReader(path: consumerPath, mode: .strict).read(using: fileSystem) { offset, bytes in
-                    try AckedSequences.apply(bytes, to: &stored, file: consumerPath, offset: offset)
-                }
+                let summary = try ConsumerState.read(path: consumerPath, fileSystem: fileSystem).summary
                 verification.recordsChecked += summary.records
                 if let torn = summary.tornTail {
                     verification.problems.append(.init(file: consumerPath, offset: torn.offset, message: "torn tail: \(torn.reason)"))

@@ -5,7 +5,8 @@ public struct QueueMessage: Sendable, Equatable {
     public var sequence: UInt64
     /// When the message was first enqueued, in microseconds since the Unix epoch.
     public var enqueuedAtMicros: Int64
-    /// Which delivery this is: 1 for the first, 2 after one lease timeout or nack, …
+    /// Which delivery this is: 1 for the first, 2 after one lease timeout, nack or restart, …
+    /// (In a dead-letter queue the count continues from the deliveries in the original queue.)
     public var attempt: Int
     /// Set when the message sits in a dead-letter queue: where it came from and why.
     public var deadLetter: DeadLetterInfo?

@@ -32,17 +32,16 @@ extension QueueStorage {
         let consumerPath = joinPath(directory, QueueFormat.consumerFileName)
 
         // 1. Consumer state.
-        var stored: AckedSequences?
+        var consumer = ConsumerState()
         if fileSystem.exists(consumerPath) {
-            let summary = try LogReader(path: consumerPath, mode: .strict).read(using: fileSystem) { offset, record in
-                try AckedSequences.apply(record, to: &stored, file: consumerPath, offset: offset)
-            }
+            let (state, summary) = try ConsumerState.read(path: consumerPath, fileSystem: fileSystem)
+            consumer = state
             if let torn = summary.tornTail {
                 // Only acks whose delta never became durable are lost: their messages come back.
                 report.tornTails.append(.init(file: consumerPath, offset: torn.offset, reason: torn.reason))
             }
         }
-        let storedAcked = stored ?? AckedSequences()
+        let storedAcked = consumer.acked ?? AckedSequences()
 
         // 2. Segments, oldest first.
         var segments: [Segment] = []
@@ -93,10 +92,12 @@ extension QueueStorage {
                 try file.sync()
                 report.tornTails.append(.init(file: path, offset: contents.summary.validLength, reason: torn.reason))
             }
-            for (_, record) in contents.records {
+            for (_, var record) in contents.records {
                 guard record.sequence > lastSequence else {
                     throw StoreError.corruption("sequence \(record.sequence) repeats an earlier segment's", file: path, offset: 0)
                 }
+                // Deliveries before the restart count toward maxAttempts.
+                record.attempts = max(record.attempts, consumer.deliveries[record.sequence] ?? 0)
                 unacked.append(record)
             }
             lastSequence = max(lastSequence, contents.records.last?.record.sequence ?? 0, header.firstSequence - 1)
@@ -127,9 +128,12 @@ extension QueueStorage {
             segments.append(segment)
         }
         if deleted { try fileSystem.syncDirectory(directory) }
-        let consumerWriter = try writeConsumerSnapshot(acked, path: consumerPath, fileSystem: fileSystem)
+        var deliveries: [UInt64: UInt32] = [:]
+        for record in unacked where record.attempts > 0 { deliveries[record.sequence] = record.attempts }
+        let consumerWriter = try writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
         let storage = QueueStorage(directory: directory, fileSystem: fileSystem, options: options, segments: segments,
                                    writer: writer, nextSequence: nextSequence, acked: acked, consumerWriter: consumerWriter)
+        storage.deliveries = deliveries
         try storage.deleteConsumedSegments()
         return (storage, unacked, report)
     }

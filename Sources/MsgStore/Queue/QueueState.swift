@@ -95,11 +95,21 @@ struct QueueState {
         return exhausted
     }
 
-    /// Leases up to `count` visible messages, smallest sequence first.
-    mutating func lease(count: Int, deadline: ContinuousClock.Instant) -> [QueueMessage] {
+    /// Leases up to `count` visible messages, smallest sequence first. A
+    /// message that already had `maxAttempts` deliveries (counted before a
+    /// restart) is not delivered: it is marked moving and returned in `exhausted`.
+    mutating func lease(count: Int, deadline: ContinuousClock.Instant, maxAttempts: Int,
+                        exhausted: inout [UInt64]) -> [QueueMessage] {
         var messages: [QueueMessage] = []
         while messages.count < count, let sequence = visible.removeMin() {
             guard var entry = entries[sequence], entry.leaseID == 0 else { continue }
+            if entry.attempt >= maxAttempts {
+                entry.leaseID = Self.movingLeaseID
+                entries[sequence] = entry
+                inFlightCount += 1
+                exhausted.append(sequence)
+                continue
+            }
             entry.deliveries += 1
             entry.leaseID = nextLeaseID
             nextLeaseID += 1

@@ -24,6 +24,8 @@ final class QueueStorage {
     private var writer: LogWriter
     private(set) var nextSequence: UInt64
     private(set) var acked: AckedSequences
+    /// Latest delivery number of unacked messages that were delivered (persisted for restarts).
+    var deliveries: [UInt64: UInt32] = [:]
     private var consumerWriter: LogWriter
     private var encodeBuffer: [UInt8] = []
 
@@ -105,6 +107,7 @@ final class QueueStorage {
         try consumerWriter.flush()
         if options.syncMode == .always { try consumerWriter.sync() }
         for range in ranges { acked.insert(range) }
+        for sequence in sequences { deliveries[sequence] = nil }
         try deleteConsumedSegments()
         if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
     }
@@ -129,20 +132,39 @@ final class QueueStorage {
         if removed { try fileSystem.syncDirectory(directory) }
     }
 
+    /// Records deliveries (receives) in the consumer state, written but not
+    /// synced: they only raise attempt counts, and a process crash keeps them.
+    func recordDeliveries(_ delivered: [(sequence: UInt64, attempt: UInt32)]) throws {
+        guard !delivered.isEmpty else { return }
+        var fresh: [(sequence: UInt64, attempt: UInt32)] = []
+        for item in delivered where !acked.contains(item.sequence) {
+            deliveries[item.sequence] = max(deliveries[item.sequence] ?? 0, item.attempt)
+            fresh.append(item)
+        }
+        guard !fresh.isEmpty else { return }
+        consumerWriter.append(ConsumerState.encodedDeliveries(fresh))
+        try consumerWriter.flush()
+        if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
+    }
+
     /// Replaces the consumer state file with one snapshot record (temp file,
     /// sync, rename, directory sync) and appends to the new file from then on.
     func rewriteConsumerState() throws {
         try? consumerWriter.file.close()
-        consumerWriter = try Self.writeConsumerSnapshot(acked, path: consumerPath, fileSystem: fileSystem)
+        consumerWriter = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
     }
 
     /// Writes a consumer state file holding one snapshot, atomically and durably,
     /// and returns a writer appending to it.
-    static func writeConsumerSnapshot(_ acked: AckedSequences, path: String, fileSystem: any FileSystem) throws -> LogWriter {
+    static func writeConsumerSnapshot(_ acked: AckedSequences, deliveries: [UInt64: UInt32], path: String,
+                                      fileSystem: any FileSystem) throws -> LogWriter {
         let temporary = path + ".tmp"
         let file = try fileSystem.open(temporary, mode: .createTruncate)
         let writer = LogWriter(file: file)
         writer.append(acked.encodedSnapshot())
+        if !deliveries.isEmpty {
+            writer.append(ConsumerState.encodedDeliveries(deliveries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
         try writer.flush()
         try writer.sync()
         try fileSystem.rename(temporary, to: path)

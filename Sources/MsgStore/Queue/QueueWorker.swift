@@ -118,8 +118,10 @@ final class QueueWorker: @unchecked Sendable {
         var enqueues: [([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)] = []
         var acks: [([UInt64], CheckedContinuation<Void, any Error>)] = []
         var closes: [CheckedContinuation<Void, any Error>] = []
+        var delivered: [(sequence: UInt64, attempt: UInt32)] = []
         for job in jobs {
             switch job {
+            case .deliveries(let items): delivered += items
             case .enqueue(let records, let continuation): enqueues.append((records, continuation))
             case .ack(let sequences, let continuation): acks.append((sequences, continuation))
             case .close(let continuation): closes.append(continuation)
@@ -131,6 +133,7 @@ final class QueueWorker: @unchecked Sendable {
             do {
                 for (records, _) in enqueues { assigned.append(try storage.append(records)) }
                 if !enqueues.isEmpty { try storage.commit() }
+                try storage.recordDeliveries(delivered)  // before the acks of the same batch
                 let sequences = acks.flatMap { $0.0 }
                 try storage.recordAcks(sequences)
                 ackedCount = sequences.count
