@@ -165,6 +165,19 @@ import Testing
         try await queue.close()
     }
 
+    @Test func syncModeNoneStillKeepsMessagesAcrossCleanReopen() async throws {
+        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        var options = smallQueueOptions()
+        options.syncMode = .none
+        var queue = try DurableQueue.open(directory: dir.queue(), options: options)
+        try await queue.enqueue(batch: (1...20).map { queueBytes("n\($0)") })
+        try await queue.ack(try await queue.receive(max: 5))
+        try await queue.close()
+        queue = try DurableQueue.open(directory: dir.queue(), options: options)
+        #expect(try await queue.receive(max: 100).map(\.sequence) == Array(6...20))
+        try await queue.close()
+    }
+
     @Test func oversizedPayloadIsRefused() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions()
