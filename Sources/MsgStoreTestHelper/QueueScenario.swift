@@ -5,7 +5,7 @@
 //   queue-consumer DIR SEED              receive forever; print "R <seq> <id> ok|BAD <attempt>",
 //                                        ack most (then print "A <seq>"), leave some to time out
 //   queue-drain DIR                      receive + ack until empty, then print "DONE" and exit
-//   queue-bench DIR PRODUCERS COUNT      durable enqueue rate, then receive+ack rate
+//   queue-bench DIR PRODUCERS COUNT [nosync]  enqueue rate, then receive+ack rate
 //
 // Every line is written with one write(2) call, so a SIGKILL leaves whole lines.
 #if canImport(Glibc)
@@ -46,7 +46,8 @@ enum QueueScenario {
             case "queue-producer": try await produce(directory: arguments[1], tag: arguments[2], concurrency: Int(arguments[3]) ?? 4)
             case "queue-consumer": try await consume(directory: arguments[1], seed: UInt64(arguments[2]) ?? 1)
             case "queue-drain": try await drain(directory: arguments[1])
-            case "queue-bench": try await bench(directory: arguments[1], producers: Int(arguments[2]) ?? 1, count: Int(arguments[3]) ?? 10_000)
+            case "queue-bench": try await bench(directory: arguments[1], producers: Int(arguments[2]) ?? 1, count: Int(arguments[3]) ?? 10_000,
+                                                   isSyncing: arguments.count < 5 || arguments[4] != "nosync")
             default: emit("unknown scenario \(arguments[0])"); exit(2)
             }
         } catch {
@@ -129,8 +130,9 @@ enum QueueScenario {
         emit("DONE depth=\(stats.depth)")
     }
 
-    static func bench(directory: String, producers: Int, count: Int) async throws {
+    static func bench(directory: String, producers: Int, count: Int, isSyncing: Bool) async throws {
         var options = QueueOptions()
+        options.syncMode = isSyncing ? .always : .none
         options.hasDeadLetterQueue = false
         let queue = try DurableQueue.open(directory: directory, options: options)
         let payload = [UInt8](repeating: 0x42, count: 128)
@@ -153,7 +155,7 @@ enum QueueScenario {
             consumed += messages.count
         }
         let consumeSeconds = seconds(clock.now - consumeStart)
-        emit("queue-bench producers=\(producers) enqueued=\(enqueued) durable-enqueue/s=\(Int(Double(enqueued) / enqueueSeconds))"
+        emit("queue-bench sync=\(isSyncing ? "always" : "none") producers=\(producers) enqueued=\(enqueued) enqueue/s=\(Int(Double(enqueued) / enqueueSeconds))"
              + " receive+ack(100/batch)/s=\(Int(Double(consumed) / consumeSeconds))")
         // One message at a time: receive one, ack one (each ack durable).
         _ = try await queue.enqueue(batch: Array(repeating: payload, count: 5_000))
