@@ -61,6 +61,7 @@ enum QueueScenario {
         options.segmentBytesMax = 64 << 10   // many segments, many rolls and deletions
         options.consumerStateBytesMax = 8 << 10
         options.maxAttempts = 1_000          // the crash test wants no dead letters
+        options.memoryPayloadBytesMax = 64 << 10  // most payloads are read back from disk
         return options
     }
 

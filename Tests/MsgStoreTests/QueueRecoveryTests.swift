@@ -39,6 +39,31 @@ import Testing
         try await queue.close()
     }
 
+    @Test func payloadsOverTheMemoryBudgetAreReadBackFromDisk() async throws {
+        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        var options = smallQueueOptions(maxAttempts: 2, segmentBytesMax: 64 << 10)
+        options.memoryPayloadBytesMax = 1_000
+        // Sizes that cross 32 KiB blocks (multi-fragment records) and block trailers.
+        let payloads = (0..<40).map { index in
+            (0..<((index * 7_919) % 40_000)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) }
+        }
+        var queue = try DurableQueue.open(directory: dir.queue(), options: options)
+        try await queue.enqueue(batch: payloads)
+        let first = try await queue.receive(max: 40, visibilityTimeout: .seconds(600))
+        let isFirstIntact = first.map(\.payload) == payloads
+        #expect(isFirstIntact)
+        try await queue.close()
+        queue = try DurableQueue.open(directory: dir.queue(), options: options)   // recovery under the budget
+        let again = try await queue.receive(max: 40)
+        let isAgainIntact = again.map(\.payload) == payloads
+        #expect(isAgainIntact && again.allSatisfy { $0.attempt == 2 })
+        for message in again.suffix(3) { try await queue.nack(message) }        // dead letters read from disk
+        let letters = try await queue.deadLetterQueue?.receive(max: 10) ?? []
+        let areLettersIntact = letters.map(\.payload) == Array(payloads.suffix(3))
+        #expect(areLettersIntact)
+        try await queue.close()
+    }
+
     @Test func sequencesAreNeverReusedAfterEverythingIsAcked() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())

@@ -21,16 +21,24 @@ extension DurableQueue {
             try Task.checkCancellation()
             let now = clock.now
             let maxAttempts = options.maxAttempts
-            let (messages, exhausted, generation, leaseDeadline, waiters) = try state.withLock { state in
+            var (messages, exhausted, generation, leaseDeadline, waiters, unloaded) = try state.withLock { state in
                 if let failure = state.failure { throw failure }
                 if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
                 var exhausted = state.expireLeases(now: now, maxAttempts: maxAttempts)
+                var unloaded: [(index: Int, location: QueueRecordLocation)] = []
                 let messages = state.lease(count: max, deadline: now.advanced(by: visibilityTimeout),
-                                           maxAttempts: maxAttempts, exhausted: &exhausted)
+                                           maxAttempts: maxAttempts, exhausted: &exhausted, unloaded: &unloaded)
                 // Receivers already waiting chose their wake-up time before these leases existed:
                 // wake them to include the new deadlines (a lease that expires makes a message visible).
                 let waiters = messages.isEmpty ? [] : state.takeWaiters()
-                return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters)
+                return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters, unloaded)
+            }
+            if !unloaded.isEmpty {
+                // Over the memory budget: the payloads are read back on the queue's thread.
+                // On failure the leases simply expire.
+                let payloads = try await readPayloads(unloaded.map(\.location))
+                for (item, payload) in zip(unloaded, payloads) { messages[item.index].payload = payload }
+                unloaded = []
             }
             for waiter in waiters { waiter.resume() }
             if !messages.isEmpty {
@@ -135,14 +143,21 @@ extension DurableQueue {
     /// Appends messages (marked moving) to the dead-letter queue, then acks them here.
     /// A crash between the two leaves a copy in both: at-least-once, never lost.
     private func moveToDeadLetterQueue(_ sequences: [UInt64], reason: String) async throws {
-        let records = state.withLock { state in
-            sequences.compactMap { sequence -> QueueStorage.NewRecord? in
-                guard let entry = state.entries[sequence] else { return nil }
-                return QueueStorage.NewRecord(enqueuedAtMicros: entry.enqueuedAtMicros, attempts: UInt32(entry.attempt),
-                                              deadLetter: DeadLetterInfo(originalSequence: sequence, reason: reason),
-                                              payload: entry.payload)
+        let (collected, unloaded) = state.withLock { state in
+            var records: [QueueStorage.NewRecord] = []
+            var unloaded: [(index: Int, location: QueueRecordLocation)] = []
+            for sequence in sequences {
+                guard let entry = state.entries[sequence] else { continue }
+                if entry.payload == nil { unloaded.append((records.count, entry.location)) }
+                records.append(QueueStorage.NewRecord(
+                    enqueuedAtMicros: entry.enqueuedAtMicros, attempts: UInt32(clamping: entry.attempt),
+                    deadLetter: DeadLetterInfo(originalSequence: sequence, reason: reason), payload: entry.payload ?? []))
             }
+            return (records, unloaded)
         }
+        var records = collected
+        let payloads = try await readPayloads(unloaded.map(\.location))
+        for (item, payload) in zip(unloaded, payloads) { records[item.index].payload = payload }
         if let deadLetterQueue, !records.isEmpty {
             _ = try await deadLetterQueue.append(records)
         }

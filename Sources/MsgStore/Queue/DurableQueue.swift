@@ -30,6 +30,8 @@ public final class DurableQueue: Sendable {
     enum QueueJob: Sendable {
         case enqueue([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)
         case ack([UInt64], CheckedContinuation<Void, any Error>)
+        /// Payloads to read back from the segments (messages over the memory budget).
+        case read([QueueRecordLocation], CheckedContinuation<[[UInt8]], any Error>)
         /// Deliveries to record (no caller waits: they only raise attempt counts after a restart).
         case deliveries([(sequence: UInt64, attempt: UInt32)])
         case close(CheckedContinuation<Void, any Error>)
@@ -78,16 +80,19 @@ public final class DurableQueue: Sendable {
     }
 
     private init(directory: String, options: QueueOptions,
-                 recovered: (storage: QueueStorage, unacked: [QueueRecord], report: QueueRecoveryReport),
+                 recovered: (storage: QueueStorage, unacked: [RecoveredMessage], report: QueueRecoveryReport),
                  lock: any FileLock, deadLetterQueue: DurableQueue?) throws {
         self.directory = directory
         self.options = options
         self.recoveryReport = recovered.report
         self.deadLetterQueue = deadLetterQueue
         var initial = QueueState()
+        initial.payloadBytesMax = options.memoryPayloadBytesMax
         initial.publish(recovered.unacked.map {
-            ($0.sequence, QueueStorage.NewRecord(enqueuedAtMicros: $0.enqueuedAtMicros, attempts: $0.attempts,
-                                                 deadLetter: $0.deadLetter, payload: $0.payload))
+            (sequence: $0.record.sequence, location: $0.location,
+             record: QueueStorage.NewRecord(enqueuedAtMicros: $0.record.enqueuedAtMicros, attempts: $0.record.attempts,
+                                            deadLetter: $0.record.deadLetter, payload: $0.record.payload),
+             isPayloadLoaded: $0.isPayloadLoaded)
         })
         initial.segmentCount = recovered.storage.segments.count
         initial.nextSequence = recovered.storage.nextSequence
@@ -127,6 +132,16 @@ public final class DurableQueue: Sendable {
         try checkOpen()
         return try await withCheckedThrowingContinuation { continuation in
             if !inbox.submit(.enqueue(records, continuation)) {
+                continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
+            }
+        }
+    }
+
+    /// Reads payloads left on disk, on the queue's thread.
+    func readPayloads(_ locations: [QueueRecordLocation]) async throws -> [[UInt8]] {
+        guard !locations.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            if !inbox.submit(.read(locations, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }

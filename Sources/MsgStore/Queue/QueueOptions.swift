@@ -21,6 +21,9 @@ public struct QueueOptions: Sendable {
     public var hasDeadLetterQueue: Bool = true
     /// The consumer state file is rewritten as one snapshot once its ack deltas pass this size. Default 1 MiB.
     public var consumerStateBytesMax: Int = 1 << 20
+    /// Payloads of unacked messages kept in memory, in bytes. Past it, a payload
+    /// is read back from its segment (on the queue's thread) when delivered. Default 64 MiB.
+    public var memoryPayloadBytesMax: Int = 64 << 20
     /// The most messages one ``DurableQueue/receive(max:visibilityTimeout:waitTimeout:)`` returns. Default 1,000.
     public var receiveCountMax: Int = 1_000
 

@@ -18,6 +18,15 @@ public struct QueueRecoveryReport: Sendable, Equatable {
     public var deletedSegments = 0
 }
 
+/// An unacked message found on open.
+struct RecoveredMessage {
+    /// The record; its payload is empty when not loaded.
+    var record: QueueRecord
+    var location: QueueRecordLocation
+    /// Whether `record.payload` holds the payload (false past the memory budget).
+    var isPayloadLoaded: Bool
+}
+
 extension QueueStorage {
     /// Opens the queue's files: reads the consumer state, reads the segments
     /// that still hold unacked records (fully acked ones are deleted unread
@@ -27,7 +36,7 @@ extension QueueStorage {
     /// Corruption before a file's tail throws ``StoreError/Code/corruption``
     /// naming the file and offset.
     static func recover(directory: String, fileSystem: any FileSystem, options: QueueOptions)
-        throws -> (storage: QueueStorage, unacked: [QueueRecord], report: QueueRecoveryReport) {
+        throws -> (storage: QueueStorage, unacked: [RecoveredMessage], report: QueueRecoveryReport) {
         var report = QueueRecoveryReport()
         let consumerPath = joinPath(directory, QueueFormat.consumerFileName)
 
@@ -55,7 +64,8 @@ extension QueueStorage {
             let path = joinPath(directory, QueueFormat.segmentFileName(number))
             headers.append(try QueueSegmentReader(path: path, fileSystem: fileSystem).readHeader())
         }
-        var unacked: [QueueRecord] = []
+        var unacked: [RecoveredMessage] = []
+        var loadedBytes = 0
         var lastSequence: UInt64 = 0
         var activeLength: Int64 = 0
         var deleted = false
@@ -92,13 +102,17 @@ extension QueueStorage {
                 try file.sync()
                 report.tornTails.append(.init(file: path, offset: contents.summary.validLength, reason: torn.reason))
             }
-            for (_, var record) in contents.records {
+            for (offset, var record) in contents.records {
                 guard record.sequence > lastSequence else {
                     throw StoreError.corruption("sequence \(record.sequence) repeats an earlier segment's", file: path, offset: 0)
                 }
                 // Deliveries before the restart count toward maxAttempts.
                 record.attempts = max(record.attempts, consumer.deliveries[record.sequence] ?? 0)
-                unacked.append(record)
+                // Payloads past the memory budget stay on disk, read back when delivered.
+                let isLoaded = loadedBytes + record.payload.count <= options.memoryPayloadBytesMax
+                if isLoaded { loadedBytes += record.payload.count } else { record.payload = [] }
+                unacked.append(RecoveredMessage(record: record, location: QueueRecordLocation(segment: number, offset: offset),
+                                                isPayloadLoaded: isLoaded))
             }
             lastSequence = max(lastSequence, contents.records.last?.record.sequence ?? 0, header.firstSequence - 1)
             segments.append(Segment(number: number, firstSequence: header.firstSequence, path: path))
@@ -109,9 +123,9 @@ extension QueueStorage {
         let nextSequence = max(lastSequence + 1, storedAcked.upperBound, segments.last.map { $0.firstSequence } ?? 1, 1)
 
         // 3. The acked set is the complement of the unacked records below nextSequence.
-        var acked = AckedSequences(lowWater: unacked.first?.sequence ?? nextSequence)
-        for (index, record) in unacked.enumerated() {
-            let end = index + 1 < unacked.count ? unacked[index + 1].sequence : nextSequence
+        var acked = AckedSequences(lowWater: unacked.first?.record.sequence ?? nextSequence)
+        for (index, record) in unacked.map(\.record).enumerated() {
+            let end = index + 1 < unacked.count ? unacked[index + 1].record.sequence : nextSequence
             if end > record.sequence + 1 { acked.insert((record.sequence + 1)..<end) }
         }
         report.unackedMessages = unacked.count
@@ -129,7 +143,7 @@ extension QueueStorage {
         }
         if deleted { try fileSystem.syncDirectory(directory) }
         var deliveries: [UInt64: UInt32] = [:]
-        for record in unacked where record.attempts > 0 { deliveries[record.sequence] = record.attempts }
+        for message in unacked where message.record.attempts > 0 { deliveries[message.record.sequence] = message.record.attempts }
         let consumerWriter = try writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
         let storage = QueueStorage(directory: directory, fileSystem: fileSystem, options: options, segments: segments,
                                    writer: writer, nextSequence: nextSequence, acked: acked, consumerWriter: consumerWriter)

@@ -14,7 +14,10 @@ struct QueueState {
         /// Deliveries since this process opened the queue.
         var deliveries: Int = 0
         var deadLetter: DeadLetterInfo?
-        var payload: [UInt8]
+        /// The payload, or nil when it was left on disk (over the memory budget).
+        var payload: [UInt8]?
+        /// Where the record is, to read the payload back.
+        var location: QueueRecordLocation
         /// 0 when visible; otherwise the current lease (`movingLeaseID` while being dead-lettered).
         var leaseID: UInt64 = 0
 
@@ -53,14 +56,23 @@ struct QueueState {
     var segmentCount = 0
     var nextSequence: UInt64 = 1
     var isClosed = false
+    /// Bytes of payloads held in `entries`, and the most allowed (``QueueOptions/memoryPayloadBytesMax``).
+    var cachedPayloadBytes = 0
+    var payloadBytesMax = Int.max
     /// Set when a write or sync failed: the queue refuses further work.
     var failure: StoreError?
 
-    /// Adds durable messages as visible.
-    mutating func publish(_ records: [(UInt64, QueueStorage.NewRecord)]) {
-        for (sequence, record) in records {
+    /// Adds durable messages as visible; payloads past the memory budget are left on disk
+    /// (`isPayloadLoaded` false: the record's payload was not read).
+    mutating func publish(_ records: [(sequence: UInt64, location: QueueRecordLocation, record: QueueStorage.NewRecord, isPayloadLoaded: Bool)]) {
+        for (sequence, location, record, isPayloadLoaded) in records {
+            var payload: [UInt8]?
+            if isPayloadLoaded && cachedPayloadBytes + record.payload.count <= payloadBytesMax {
+                payload = record.payload
+                cachedPayloadBytes += record.payload.count
+            }
             entries[sequence] = Entry(enqueuedAtMicros: record.enqueuedAtMicros, storedAttempts: record.attempts,
-                                      deadLetter: record.deadLetter, payload: record.payload)
+                                      deadLetter: record.deadLetter, payload: payload, location: location)
             visible.insert(sequence)
             unackedOrder.insert(sequence)
         }
@@ -98,8 +110,9 @@ struct QueueState {
     /// Leases up to `count` visible messages, smallest sequence first. A
     /// message that already had `maxAttempts` deliveries (counted before a
     /// restart) is not delivered: it is marked moving and returned in `exhausted`.
+    /// Messages whose payload is on disk are listed in `unloaded` (index in the result, location).
     mutating func lease(count: Int, deadline: ContinuousClock.Instant, maxAttempts: Int,
-                        exhausted: inout [UInt64]) -> [QueueMessage] {
+                        exhausted: inout [UInt64], unloaded: inout [(index: Int, location: QueueRecordLocation)]) -> [QueueMessage] {
         var messages: [QueueMessage] = []
         while messages.count < count, let sequence = visible.removeMin() {
             guard var entry = entries[sequence], entry.leaseID == 0 else { continue }
@@ -116,8 +129,9 @@ struct QueueState {
             entries[sequence] = entry
             inFlightCount += 1
             leaseDeadlines.insert(LeaseDeadline(deadline: deadline, sequence: sequence, leaseID: entry.leaseID))
+            if entry.payload == nil { unloaded.append((messages.count, entry.location)) }
             messages.append(QueueMessage(sequence: sequence, enqueuedAtMicros: entry.enqueuedAtMicros, attempt: entry.attempt,
-                                         deadLetter: entry.deadLetter, payload: entry.payload, leaseID: entry.leaseID))
+                                         deadLetter: entry.deadLetter, payload: entry.payload ?? [], leaseID: entry.leaseID))
         }
         // A new lease is a new deadline: a receiver about to wait with an earlier view must look again.
         if !messages.isEmpty { generation &+= 1 }
@@ -130,6 +144,7 @@ struct QueueState {
         for sequence in sequences {
             guard let entry = entries.removeValue(forKey: sequence) else { continue }
             if entry.leaseID != 0 { inFlightCount -= 1 }
+            cachedPayloadBytes -= entry.payload?.count ?? 0
             removed.append(sequence)
         }
         return removed

@@ -46,18 +46,19 @@ final class QueueStorage {
     // MARK: Appending
 
     /// Frames records into the active segment (rolling to a new segment when
-    /// it is full) and returns their sequences. Call ``commit()`` to write them.
-    func append(_ records: [NewRecord]) throws -> [UInt64] {
-        var sequences: [UInt64] = []
+    /// it is full) and returns their sequences and locations. Call ``commit()`` to write them.
+    func append(_ records: [NewRecord]) throws -> [(sequence: UInt64, location: QueueRecordLocation)] {
+        var sequences: [(sequence: UInt64, location: QueueRecordLocation)] = []
         sequences.reserveCapacity(records.count)
         for new in records {
             if writer.length >= Int64(options.segmentBytesMax) { try roll() }
+            let location = QueueRecordLocation(segment: segments.last!.number, offset: writer.length)
             let record = QueueRecord(sequence: nextSequence, enqueuedAtMicros: new.enqueuedAtMicros,
                                      attempts: new.attempts, deadLetter: new.deadLetter, payload: new.payload)
             encodeBuffer.removeAll(keepingCapacity: true)
             record.encode(into: &encodeBuffer)
             writer.append(encodeBuffer)
-            sequences.append(nextSequence)
+            sequences.append((nextSequence, location))
             nextSequence += 1
         }
         return sequences
@@ -90,6 +91,16 @@ final class QueueStorage {
         try writer.sync()
         try fileSystem.syncDirectory(directory)
         return writer
+    }
+
+    /// Reads payloads back from their segments (messages over the memory budget).
+    func readPayloads(_ locations: [QueueRecordLocation]) throws -> [[UInt8]] {
+        try locations.map { location in
+            let path = joinPath(directory, QueueFormat.segmentFileName(location.segment))
+            let file = try fileSystem.open(path, mode: .read)
+            defer { try? file.close() }
+            return try QueueRecordLocation.readRecord(from: file, at: location.offset).payload
+        }
     }
 
     // MARK: Acks

@@ -35,15 +35,25 @@ final class QueueWorker: @unchecked Sendable {
         var acks: [([UInt64], CheckedContinuation<Void, any Error>)] = []
         var closes: [CheckedContinuation<Void, any Error>] = []
         var delivered: [(sequence: UInt64, attempt: UInt32)] = []
+        var reads: [([QueueRecordLocation], CheckedContinuation<[[UInt8]], any Error>)] = []
         for job in jobs {
             switch job {
+            case .read(let locations, let continuation): reads.append((locations, continuation))
             case .deliveries(let items): delivered += items
             case .enqueue(let records, let continuation): enqueues.append((records, continuation))
             case .ack(let sequences, let continuation): acks.append((sequences, continuation))
             case .close(let continuation): closes.append(continuation)
             }
         }
-        var assigned: [[UInt64]] = []
+        // Reads first: they only touch records already written and not yet acked.
+        for (locations, continuation) in reads {
+            if isFinished {
+                continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: storage.directory))
+                continue
+            }
+            do { continuation.resume(returning: try storage.readPayloads(locations)) } catch { continuation.resume(throwing: error) }
+        }
+        var assigned: [[(sequence: UInt64, location: QueueRecordLocation)]] = []
         var ackedCount = 0
         if failure == nil && !isFinished {
             do {
@@ -68,7 +78,9 @@ final class QueueWorker: @unchecked Sendable {
                     if state.failure == nil && failure != nil { state.failure = error }
                 } else {
                     for (index, (records, _)) in enqueues.enumerated() {
-                        state.publish(Array(zip(assigned[index], records)))
+                        state.publish(zip(assigned[index], records).map {
+                            (sequence: $0.0.sequence, location: $0.0.location, record: $0.1, isPayloadLoaded: true)
+                        })
                         state.enqueuedTotal += UInt64(records.count)
                     }
                     state.ackedTotal += UInt64(ackedCount)
@@ -80,7 +92,7 @@ final class QueueWorker: @unchecked Sendable {
         }
         for waiter in waiters { waiter.resume() }
         for (index, (_, continuation)) in enqueues.enumerated() {
-            if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: assigned[index]) }
+            if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: assigned[index].map(\.sequence)) }
         }
         for (_, continuation) in acks {
             if let error { continuation.resume(throwing: error) } else { continuation.resume() }
