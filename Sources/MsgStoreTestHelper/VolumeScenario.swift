@@ -99,3 +99,62 @@ func fmt(_ value: Double) -> String {
     let scaled = (value * 100).rounded() / 100
     return String(describing: scaled)
 }
+
+/// `queue-volume DIR RECORDS`: RECORDS records of 100 bytes enqueued durably
+/// in batches of 1,000 and acked; afterwards the queue must be empty and its
+/// files back to about one segment. Exits 1 otherwise.
+func runQueueVolume(_ arguments: [String]) async {
+    guard arguments.count == 2, let total = Int(arguments[1]), total >= 1000 else {
+        print("usage: MsgStoreTestHelper queue-volume DIR RECORDS (≥ 1000)")
+        exit(2)
+    }
+    do {
+        var options = QueueOptions()
+        options.syncMode = .always
+        let queue = try DurableQueue.open(directory: arguments[0], options: options)
+        let payload = [UInt8](repeating: 0x5A, count: 100)
+        let started = monotonicSeconds()
+        var peak: Int64 = 0
+        for round in 0..<(total / 1000) {
+            _ = try await queue.enqueue(batch: Array(repeating: payload, count: 1000))
+            var acked = 0
+            while acked < 1000 {
+                let messages = try await queue.receive(max: 500)
+                try await queue.ack(messages)
+                acked += messages.count
+            }
+            if round % 100 == 0 { peak = max(peak, directoryBytes(arguments[0])) }
+        }
+        let stats = queue.stats
+        try await queue.close()
+        let final = directoryBytes(arguments[0])
+        let limit = Int64(options.segmentBytesMax) + (2 << 20)
+        print("queue volume: \(total / 1000 * 1000) records in \(fmt(monotonicSeconds() - started)) s; depth \(stats.depth), acked \(stats.ackedTotal); on disk peak \(peak >> 10) KiB, final \(final >> 10) KiB (limit \(limit >> 10) KiB)")
+        if stats.depth != 0 || stats.ackedTotal != UInt64(total / 1000 * 1000) || final > limit {
+            print("FAIL: the queue did not drain back to near empty")
+            exit(1)
+        }
+    } catch {
+        print("FAIL: \(error)")
+        exit(1)
+    }
+}
+
+/// Bytes of the regular files under `path` (st_size), recursively.
+func directoryBytes(_ path: String) -> Int64 {
+    guard let directory = opendir(path) else { return 0 }
+    defer { closedir(directory) }
+    var total: Int64 = 0
+    while let entry = readdir(directory) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name == "." || name == ".." { continue }
+        var info = stat()
+        let child = path + "/" + name
+        guard lstat(child, &info) == 0 else { continue }
+        if (info.st_mode & S_IFMT) == S_IFDIR { total += directoryBytes(child) }
+        else if (info.st_mode & S_IFMT) == S_IFREG { total += Int64(info.st_size) }
+    }
+    return total
+}

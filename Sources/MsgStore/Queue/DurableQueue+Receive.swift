@@ -1,0 +1,185 @@
+import Synchronization
+
+extension DurableQueue {
+    /// Leases up to `max` visible messages, oldest sequence first, for
+    /// `visibilityTimeout`; unacked by then, a message becomes visible again
+    /// with `attempt + 1` (or, past ``QueueOptions/maxAttempts``, moves to the
+    /// dead-letter queue).
+    ///
+    /// **Long poll**: when nothing is visible, waits up to `waitTimeout` for an
+    /// enqueue (or a lease expiry) — suspended, woken by the enqueue, no
+    /// polling — and returns an empty array if nothing came.
+    /// Throws ``StoreError/Code/closed`` once the queue is closed.
+    public func receive(max: Int = 1, visibilityTimeout: Duration = .seconds(30),
+                        waitTimeout: Duration = .zero) async throws -> [QueueMessage] {
+        guard max >= 1, max <= options.receiveCountMax else {
+            throw StoreError(.invalidArgument, "receive max must be in 1...\(options.receiveCountMax)")
+        }
+        let clock = ContinuousClock()
+        let waitDeadline = clock.now.advanced(by: waitTimeout)
+        while true {
+            try Task.checkCancellation()
+            let now = clock.now
+            let maxAttempts = options.maxAttempts
+            var (messages, exhausted, generation, leaseDeadline, waiters, unloaded) = try state.withLock { state in
+                if let failure = state.failure { throw failure }
+                if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
+                var exhausted = state.expireLeases(now: now, maxAttempts: maxAttempts)
+                var unloaded: [(index: Int, location: QueueRecordLocation)] = []
+                let messages = state.lease(count: max, deadline: now.advanced(by: visibilityTimeout),
+                                           maxAttempts: maxAttempts, exhausted: &exhausted, unloaded: &unloaded)
+                // Receivers already waiting chose their wake-up time before these leases existed:
+                // wake them to include the new deadlines (a lease that expires makes a message visible).
+                let waiters = messages.isEmpty ? [] : state.takeWaiters()
+                return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters, unloaded)
+            }
+            if !unloaded.isEmpty {
+                // Over the memory budget: the payloads are read back on the queue's thread.
+                // On failure the leases simply expire.
+                let payloads = try await readPayloads(unloaded.map(\.location))
+                for (item, payload) in zip(unloaded, payloads) { messages[item.index].payload = payload }
+                unloaded = []
+            }
+            for waiter in waiters { waiter.resume() }
+            if !messages.isEmpty {
+                _ = inbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
+            }
+            if !exhausted.isEmpty {
+                try await moveToDeadLetterQueue(exhausted, reason: "not acked after \(maxAttempts) deliveries (visibility timeout or restart)")
+            }
+            if !messages.isEmpty { return messages }
+            if !exhausted.isEmpty { continue }
+            if now >= waitDeadline { return [] }
+            var wakeAt = waitDeadline
+            if let leaseDeadline, leaseDeadline < wakeAt { wakeAt = leaseDeadline }
+            await waitForMessages(unlessGenerationChangedFrom: generation, until: wakeAt)
+        }
+    }
+
+    /// Suspends until messages are published, `deadline` passes, the queue
+    /// closes or the task is cancelled. Returns at once if `generation` moved
+    /// (messages arrived between the caller's look and now).
+    private func waitForMessages(unlessGenerationChangedFrom generation: UInt64, until deadline: ContinuousClock.Instant) async {
+        let waiterID = state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            self?.wakeWaiter(waiterID)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let isRegistered = state.withLock { state -> Bool in
+                    guard state.generation == generation, !state.isClosed, state.failure == nil, !Task.isCancelled else { return false }
+                    state.waiters[waiterID] = continuation
+                    return true
+                }
+                if !isRegistered { continuation.resume() }
+            }
+        } onCancel: {
+            wakeWaiter(waiterID)
+        }
+        timer.cancel()
+    }
+
+    private func wakeWaiter(_ waiterID: UInt64) {
+        let continuation = state.withLock { $0.waiters.removeValue(forKey: waiterID) }
+        continuation?.resume()
+    }
+
+    /// Acknowledges a message: it will not be delivered again. Returns once the
+    /// ack is durable. Acking a message that was already acked or moved to the
+    /// dead-letter queue does nothing.
+    public func ack(_ message: QueueMessage) async throws {
+        try await ack([message])
+    }
+
+    /// Acknowledges messages with one durable write.
+    public func ack(_ messages: [QueueMessage]) async throws {
+        try await acknowledge(messages.map(\.sequence))
+    }
+
+    /// Removes sequences from the queue durably.
+    func acknowledge(_ sequences: [UInt64]) async throws {
+        try checkOpen()
+        let removed = state.withLock { $0.removeForAck(sequences) }
+        guard !removed.isEmpty else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            if !inbox.submit(.ack(removed, continuation)) {
+                continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
+            }
+        }
+    }
+
+    /// Gives a message back: visible again at once (next delivery `attempt + 1`),
+    /// or moved to the dead-letter queue if it had ``QueueOptions/maxAttempts``
+    /// deliveries. Does nothing if the lease is no longer current (timed out,
+    /// acked).
+    public func nack(_ message: QueueMessage) async throws {
+        try checkOpen()
+        let maxAttempts = options.maxAttempts
+        let (isExhausted, waiters) = state.withLock { state -> (Bool, [CheckedContinuation<Void, Never>]) in
+            guard var entry = state.entries[message.sequence], entry.leaseID == message.leaseID,
+                  entry.leaseID != QueueState.movingLeaseID else { return (false, []) }
+            if entry.attempt >= maxAttempts {
+                entry.leaseID = QueueState.movingLeaseID
+                state.entries[message.sequence] = entry
+                return (true, [])
+            }
+            entry.leaseID = 0
+            state.entries[message.sequence] = entry
+            state.inFlightCount -= 1
+            state.visible.insert(message.sequence)
+            state.generation &+= 1
+            return (false, state.takeWaiters())
+        }
+        for waiter in waiters { waiter.resume() }
+        if isExhausted {
+            try await moveToDeadLetterQueue([message.sequence], reason: "nacked after \(maxAttempts) deliveries")
+        }
+    }
+
+    /// Appends messages (marked moving) to the dead-letter queue, then acks them here.
+    /// A crash between the two leaves a copy in both: at-least-once, never lost.
+    private func moveToDeadLetterQueue(_ sequences: [UInt64], reason: String) async throws {
+        let (collected, unloaded) = state.withLock { state in
+            var records: [QueueStorage.NewRecord] = []
+            var unloaded: [(index: Int, location: QueueRecordLocation)] = []
+            for sequence in sequences {
+                guard let entry = state.entries[sequence] else { continue }
+                if entry.payload == nil { unloaded.append((records.count, entry.location)) }
+                records.append(QueueStorage.NewRecord(
+                    enqueuedAtMicros: entry.enqueuedAtMicros, attempts: UInt32(clamping: entry.attempt),
+                    deadLetter: DeadLetterInfo(originalSequence: sequence, reason: reason), payload: entry.payload ?? []))
+            }
+            return (records, unloaded)
+        }
+        var records = collected
+        let payloads = try await readPayloads(unloaded.map(\.location))
+        for (item, payload) in zip(unloaded, payloads) { records[item.index].payload = payload }
+        if let deadLetterQueue, !records.isEmpty {
+            _ = try await deadLetterQueue.append(records)
+        }
+        try await acknowledge(sequences)
+    }
+
+    /// Moves every visible dead letter back into this queue (attempts reset to
+    /// 0, original enqueue time kept), oldest first, and returns how many moved.
+    /// Each batch is enqueued here durably before it is acked in the dead-letter
+    /// queue, so a crash can duplicate a message but never lose one.
+    @discardableResult
+    public func redrive() async throws -> Int {
+        guard let deadLetterQueue else { return 0 }
+        var moved = 0
+        while true {
+            let letters = try await deadLetterQueue.receive(max: 256, visibilityTimeout: .seconds(300))
+            if letters.isEmpty { return moved }
+            _ = try await append(letters.map {
+                QueueStorage.NewRecord(enqueuedAtMicros: $0.enqueuedAtMicros, attempts: 0, deadLetter: nil, payload: $0.payload)
+            })
+            try await deadLetterQueue.ack(letters)
+            moved += letters.count
+        }
+    }
+}

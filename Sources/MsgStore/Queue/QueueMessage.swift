@@ -1,0 +1,27 @@
+/// A message handed out by ``DurableQueue/receive(max:visibilityTimeout:waitTimeout:)``,
+/// leased to the receiver until it is acked, nacked or its visibility timeout passes.
+public struct QueueMessage: Sendable, Equatable {
+    /// The message's sequence number in its queue (1, 2, 3, … in enqueue order).
+    public var sequence: UInt64
+    /// When the message was first enqueued, in microseconds since the Unix epoch.
+    public var enqueuedAtMicros: Int64
+    /// Which delivery this is: 1 for the first, 2 after one lease timeout, nack or restart, …
+    /// (In a dead-letter queue the count continues from the deliveries in the original queue.)
+    public var attempt: Int
+    /// Set when the message sits in a dead-letter queue: where it came from and why.
+    public var deadLetter: DeadLetterInfo?
+    /// The bytes given to ``DurableQueue/enqueue(_:)``.
+    public var payload: [UInt8]
+    /// Identifies this lease: a stale lease (timed out and delivered again) cannot nack the newer one.
+    public var leaseID: UInt64
+
+    /// Creates a message; the queue does this.
+    public init(sequence: UInt64, enqueuedAtMicros: Int64, attempt: Int, deadLetter: DeadLetterInfo?, payload: [UInt8], leaseID: UInt64) {
+        self.sequence = sequence
+        self.enqueuedAtMicros = enqueuedAtMicros
+        self.attempt = attempt
+        self.deadLetter = deadLetter
+        self.payload = payload
+        self.leaseID = leaseID
+    }
+}

@@ -1,0 +1,19 @@
+/// A point-in-time summary of a ``DurableQueue``.
+public struct QueueStats: Sendable, Equatable {
+    /// Unacked messages, visible or in flight.
+    public var depth: Int
+    /// Messages leased to a receiver and not yet acked.
+    public var inFlight: Int
+    /// Age of the oldest unacked message, in microseconds (0 when empty).
+    public var oldestUnackedAgeMicros: Int64
+    /// Messages in the dead-letter queue (0 without one).
+    public var deadLetters: Int
+    /// Messages enqueued since the queue was opened.
+    public var enqueuedTotal: UInt64
+    /// Messages acked since the queue was opened.
+    public var ackedTotal: UInt64
+    /// Segment files on disk.
+    public var segments: Int
+    /// The next sequence number to be assigned.
+    public var nextSequence: UInt64
+}

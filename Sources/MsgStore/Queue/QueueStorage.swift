@@ -1,0 +1,191 @@
+/// The files of one queue: the segments, the active segment's writer and the
+/// consumer state. Owned by the queue's worker thread (and by `open` before
+/// that thread starts); never touched from the cooperative pool.
+final class QueueStorage {
+    /// A segment on disk.
+    struct Segment {
+        var number: UInt32
+        var firstSequence: UInt64
+        var path: String
+    }
+
+    /// A message to append; the storage assigns its sequence.
+    struct NewRecord: Sendable {
+        var enqueuedAtMicros: Int64
+        var attempts: UInt32
+        var deadLetter: DeadLetterInfo?
+        var payload: [UInt8]
+    }
+
+    let directory: String
+    let fileSystem: any FileSystem
+    let options: QueueOptions
+    private(set) var segments: [Segment]
+    private var writer: LogWriter
+    private(set) var nextSequence: UInt64
+    private(set) var acked: AckedSequences
+    /// Latest delivery number of unacked messages that were delivered (persisted for restarts).
+    var deliveries: [UInt64: UInt32] = [:]
+    private var consumerWriter: LogWriter
+    private var encodeBuffer: [UInt8] = []
+
+    init(directory: String, fileSystem: any FileSystem, options: QueueOptions, segments: [Segment],
+         writer: LogWriter, nextSequence: UInt64, acked: AckedSequences, consumerWriter: LogWriter) {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.options = options
+        self.segments = segments
+        self.writer = writer
+        self.nextSequence = nextSequence
+        self.acked = acked
+        self.consumerWriter = consumerWriter
+    }
+
+    var consumerPath: String { joinPath(directory, QueueFormat.consumerFileName) }
+
+    // MARK: Appending
+
+    /// Frames records into the active segment (rolling to a new segment when
+    /// it is full) and returns their sequences and locations. Call ``commit()`` to write them.
+    func append(_ records: [NewRecord]) throws -> [(sequence: UInt64, location: QueueRecordLocation)] {
+        var sequences: [(sequence: UInt64, location: QueueRecordLocation)] = []
+        sequences.reserveCapacity(records.count)
+        for new in records {
+            if writer.length >= Int64(options.segmentBytesMax) { try roll() }
+            let location = QueueRecordLocation(segment: segments.last!.number, offset: writer.length)
+            let record = QueueRecord(sequence: nextSequence, enqueuedAtMicros: new.enqueuedAtMicros,
+                                     attempts: new.attempts, deadLetter: new.deadLetter, payload: new.payload)
+            encodeBuffer.removeAll(keepingCapacity: true)
+            record.encode(into: &encodeBuffer)
+            writer.append(encodeBuffer)
+            sequences.append((nextSequence, location))
+            nextSequence += 1
+        }
+        return sequences
+    }
+
+    /// Writes pending records with one `pwrite` and, in sync mode, one `fdatasync`.
+    func commit() throws {
+        try writer.flush()
+        if options.syncMode == .always { try writer.sync() }
+    }
+
+    /// Closes the full active segment (durably) and starts the next one.
+    private func roll() throws {
+        try writer.flush()
+        try writer.sync()
+        try writer.file.close()
+        let number = segments.last!.number + 1
+        let segment = Segment(number: number, firstSequence: nextSequence,
+                              path: joinPath(directory, QueueFormat.segmentFileName(number)))
+        writer = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        segments.append(segment)
+    }
+
+    /// Creates a segment file holding its header, durably (file and directory entry).
+    static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String) throws -> LogWriter {
+        let file = try fileSystem.open(segment.path, mode: .createTruncate)
+        let writer = LogWriter(file: file)
+        writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
+        try writer.flush()
+        try writer.sync()
+        try fileSystem.syncDirectory(directory)
+        return writer
+    }
+
+    /// Reads payloads back from their segments (messages over the memory budget).
+    func readPayloads(_ locations: [QueueRecordLocation]) throws -> [[UInt8]] {
+        try locations.map { location in
+            let path = joinPath(directory, QueueFormat.segmentFileName(location.segment))
+            let file = try fileSystem.open(path, mode: .read)
+            defer { try? file.close() }
+            return try QueueRecordLocation.readRecord(from: file, at: location.offset).payload
+        }
+    }
+
+    // MARK: Acks
+
+    /// Records acks durably (one delta record, one `fdatasync` in sync mode),
+    /// then deletes segments that hold only acked records and compacts the
+    /// consumer state when it has grown.
+    func recordAcks(_ sequences: [UInt64]) throws {
+        guard !sequences.isEmpty else { return }
+        var batch = AckedSequences(lowWater: 0)
+        for sequence in sequences { batch.insert(sequence) }
+        var ranges = batch.ranges
+        if batch.lowWater > 0 { ranges.insert(0..<batch.lowWater, at: 0) }
+        consumerWriter.append(AckedSequences.encodedDelta(ranges))
+        try consumerWriter.flush()
+        if options.syncMode == .always { try consumerWriter.sync() }
+        for range in ranges { acked.insert(range) }
+        for sequence in sequences { deliveries[sequence] = nil }
+        try deleteConsumedSegments()
+        if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
+    }
+
+    /// Deletes every non-active segment whose sequences are all acked (not only
+    /// the oldest: one message still in flight must not pin the segments after it).
+    /// A segment's sequences run up to the next segment's first sequence.
+    func deleteConsumedSegments() throws {
+        var kept: [Segment] = []
+        var removed = false
+        for (index, segment) in segments.enumerated() {
+            let isActive = index == segments.count - 1
+            let next = isActive ? nextSequence : segments[index + 1].firstSequence
+            if !isActive && (next <= segment.firstSequence || acked.contains(segment.firstSequence...(next - 1))) {
+                try fileSystem.remove(segment.path)
+                removed = true
+            } else {
+                kept.append(segment)
+            }
+        }
+        segments = kept
+        if removed { try fileSystem.syncDirectory(directory) }
+    }
+
+    /// Records deliveries (receives) in the consumer state, written but not
+    /// synced: they only raise attempt counts, and a process crash keeps them.
+    func recordDeliveries(_ delivered: [(sequence: UInt64, attempt: UInt32)]) throws {
+        guard !delivered.isEmpty else { return }
+        var fresh: [(sequence: UInt64, attempt: UInt32)] = []
+        for item in delivered where !acked.contains(item.sequence) {
+            deliveries[item.sequence] = max(deliveries[item.sequence] ?? 0, item.attempt)
+            fresh.append(item)
+        }
+        guard !fresh.isEmpty else { return }
+        consumerWriter.append(ConsumerState.encodedDeliveries(fresh))
+        try consumerWriter.flush()
+        if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
+    }
+
+    /// Replaces the consumer state file with one snapshot record (temp file,
+    /// sync, rename, directory sync) and appends to the new file from then on.
+    func rewriteConsumerState() throws {
+        try? consumerWriter.file.close()
+        consumerWriter = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+    }
+
+    /// Writes a consumer state file holding one snapshot, atomically and durably,
+    /// and returns a writer appending to it.
+    static func writeConsumerSnapshot(_ acked: AckedSequences, deliveries: [UInt64: UInt32], path: String,
+                                      fileSystem: any FileSystem) throws -> LogWriter {
+        let temporary = path + ".tmp"
+        let file = try fileSystem.open(temporary, mode: .createTruncate)
+        let writer = LogWriter(file: file)
+        writer.append(acked.encodedSnapshot())
+        if !deliveries.isEmpty {
+            writer.append(ConsumerState.encodedDeliveries(deliveries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
+        try writer.flush()
+        try writer.sync()
+        try fileSystem.rename(temporary, to: path)
+        try fileSystem.syncDirectory(directoryName(of: path))
+        return writer
+    }
+
+    /// Closes the files.
+    func close() throws {
+        try writer.close()
+        try consumerWriter.close()
+    }
+}
