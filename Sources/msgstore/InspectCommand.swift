@@ -7,11 +7,11 @@ import MsgStore
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Show what is inside a data directory, an SSTable (.sst), a log segment (.log) or a manifest.",
+        abstract: "Show what is inside a data directory, an SSTable (.sst), a log segment (.log), a manifest, or a queue (directory or .qlog).",
         discussion: "Read-only and lock-free: safe to run beside a running server. Keys and values are decoded: 16-byte ids as UUIDs, big-endian microsecond dates as ISO-8601, text as text."
     )
 
-    @Argument(help: "A data directory, NNNNNN.sst, NNNNNN.log or MANIFEST-NNNNNN.")
+    @Argument(help: "A data directory, NNNNNN.sst, NNNNNN.log, MANIFEST-NNNNNN, a queue directory (queues/NAME) or NNNNNN.qlog.")
     var path: String
 
     @Flag(help: "Print JSON instead of tables.")
@@ -31,7 +31,12 @@ struct InspectCommand: ParsableCommand {
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         do {
-            if isDirectory.boolValue {
+            let isQueueDirectory = isDirectory.boolValue && !FileManager.default.fileExists(atPath: path + "/CURRENT")
+                && ((try? FileManager.default.contentsOfDirectory(atPath: path))?.contains { $0.hasSuffix(".qlog") } ?? false)
+            if isQueueDirectory || name.hasSuffix(".qlog") {
+                let inspection = try QueueInspection.inspect(path: path, entries: entries)
+                printQueue(inspection, limit: limit, json: json)
+            } else if isDirectory.boolValue {
                 let inspection = try DirectoryInspection.inspect(path: path, includeFiles: entries)
                 if json { try printJSON(inspection) } else { printDirectory(inspection) }
             } else if name.hasSuffix(".sst") {
@@ -83,7 +88,36 @@ struct InspectCommand: ParsableCommand {
         print("")
         print("  SSTables \(formatBytes(inspection.sstBytes)), space amplification \(String(format: "%.2f", inspection.spaceAmplification))")
         print("  log: \(inspection.logSegments.count) segment(s), \(formatBytes(UInt64(inspection.logBytes))): " + inspection.logSegments.map { "\($0.name) \(formatBytes(UInt64($0.bytes)))" }.joined(separator: ", "))
-        if !inspection.queues.isEmpty { print("  queues: " + inspection.queues.joined(separator: ", ")) }
+        for queue in inspection.queues {
+            print("  queue \(queue.name): depth \(queue.depth), \(queue.segments) segment(s), \(formatBytes(UInt64(max(queue.bytes, 0))))" + (queue.unacked.map { ", unacked \($0)" } ?? ""))
+        }
+    }
+
+    private func printQueue(_ inspection: QueueInspection, limit: Int, json: Bool) {
+        struct Summary: Encodable {
+            var path: String; var depth: Int; var ackedLowWater: UInt64; var unacked: String?
+            var segments: [[String: String]]; var entries: [[String: String]]
+        }
+        let entries = inspection.entries.prefix(limit).map { entry in
+            ["sequence": String(entry.sequence), "file": entry.file, "offset": String(entry.offset),
+             "enqueued": KeyDecoding.iso8601(micros: entry.enqueuedAtMicros), "attempts": String(entry.attempts),
+             "acked": String(entry.isAcked), "payload": KeyDecoding.describe(value: entry.payload)]
+        }
+        let segments = inspection.segments.map { segment in
+            ["path": segment.path, "bytes": String(segment.sizeBytes), "records": String(segment.records),
+             "sequences": segment.sequenceRange.map { "\($0.lowerBound)...\($0.upperBound)" } ?? "-"]
+        }
+        if json {
+            try? printJSON(Summary(path: inspection.path, depth: inspection.depth, ackedLowWater: inspection.ackedLowWater,
+                                   unacked: inspection.unackedRange.map { "\($0.lowerBound)...\($0.upperBound)" },
+                                   segments: segments, entries: entries))
+            return
+        }
+        print("queue \(inspection.path): depth \(inspection.depth), acked below \(inspection.ackedLowWater), \(formatBytes(UInt64(max(inspection.segmentBytes, 0)))) in \(inspection.segments.count) segment(s)")
+        for segment in segments { print("  \(segment["path"]!) \(segment["bytes"]!) bytes, \(segment["records"]!) records, sequences \(segment["sequences"]!)") }
+        for entry in entries {
+            print("  #\(entry["sequence"]!) @\(entry["offset"]!) \(entry["enqueued"]!) attempts \(entry["attempts"]!)\(entry["acked"] == "true" ? " acked" : ""): \(entry["payload"]!)")
+        }
     }
 
     private func printTable(_ inspection: SSTableInspection) {

@@ -44,14 +44,14 @@ enum TestSchema {
             try await store.write(second)
             #expect(try store.get(kv, RowKey(partitionKey: bytes("a"), sortKey: bytes("1"))) == nil)
             #expect(try store.get(kv, RowKey(partitionKey: bytes("b"))) == bytes("bee2"))
-            try store.close()
+            try await store.close()
         }
         let store = try TestSchema.open(directory)
         let kv = try store.table("kv")
         #expect(try store.get(kv, RowKey(partitionKey: bytes("a"), sortKey: bytes("1"))) == nil)
         #expect(try store.get(kv, RowKey(partitionKey: bytes("a"), sortKey: bytes("2"))) == bytes("two"))
         #expect(try store.get(kv, RowKey(partitionKey: bytes("b"))) == bytes("bee2"))
-        try store.close()
+        try await store.close()
     }
 
     @Test func scanIsOrderedConfinedToThePartitionKeyAndHonoursStartAndLimit() throws {
@@ -105,7 +105,7 @@ enum TestSchema {
         try await store.write(twice)
         #expect(try store.scan(byCity, partitionKey: bytes("rome"), limit: 10).isEmpty)
         #expect(try store.scan(byCity, partitionKey: bytes("lima"), limit: 10).count == 1)
-        try store.close()
+        try await store.close()
     }
 
     @Test func commitTimestampsAreStampedUniqueAndIncreasingAcrossRestarts() async throws {
@@ -137,7 +137,7 @@ enum TestSchema {
             // Everything written after the restart is dated after everything before it.
             #expect(stamps[(160 * round)...].allSatisfy { $0 > last })
             last = stamps.max()!
-            try store.close()
+            try await store.close()
         }
     }
 
@@ -300,7 +300,7 @@ enum TestSchema {
         print("400 concurrent async writes used \(syncs) fdatasyncs")
         #expect(syncs < 400)
         for task in 0..<16 { #expect(try store.get(kv, RowKey(partitionKey: [UInt8(task), 24])) == [1]) }
-        try store.close()
+        try await store.close()
     }
 
     @Test func rowCacheNeverServesAStaleValue() async throws {
@@ -341,7 +341,7 @@ enum TestSchema {
         }
         #expect(try store.get(kv, keys[3]) == nil)  // deleted in the last round
         #expect(store.statistics.rowCacheHits > 0)
-        try store.close()
+        try await store.close()
     }
 
     @Test func logSegmentsRollAndAllReplay() throws {

@@ -31,6 +31,15 @@ public struct DirectoryInspection: Sendable, Codable {
         public var largestKey: String
     }
 
+    /// A durable queue of the directory.
+    public struct QueueInfo: Sendable, Codable {
+        public var name: String
+        public var depth: Int
+        public var segments: Int
+        public var bytes: Int64
+        public var unacked: String?
+    }
+
     /// A log segment.
     public struct LogSegment: Sendable, Codable {
         public var name: String
@@ -50,7 +59,7 @@ public struct DirectoryInspection: Sendable, Codable {
     public var sstBytes: UInt64
     /// Live SSTable bytes / bytes of each partition's deepest non-empty level.
     public var spaceAmplification: Double
-    public var queues: [String]
+    public var queues: [QueueInfo]
 
     /// Reads the directory. `includeFiles` lists every SSTable with its key range.
     public static func inspect(path: String, fileSystem: any FileSystem = PosixFileSystem(), includeFiles: Bool = false) throws -> DirectoryInspection {
@@ -95,10 +104,14 @@ public struct DirectoryInspection: Sendable, Codable {
             if let size = try? fileSystem.fileSize(joinPath(path, name)) { segments.append(LogSegment(name: name, bytes: size)) }
         }
         let sstBytes = allLevelBytes.reduce(0, +)
-        var queues: [String] = []
+        var queues: [QueueInfo] = []
         let queueDirectory = joinPath(path, "queues")
         if fileSystem.exists(queueDirectory) {
-            queues = (try? fileSystem.contentsOfDirectory(queueDirectory).sorted()) ?? []
+            for name in ((try? fileSystem.contentsOfDirectory(queueDirectory)) ?? []).sorted() {
+                guard let queue = try? QueueInspection.inspect(path: joinPath(queueDirectory, name), fileSystem: fileSystem) else { continue }
+                queues.append(QueueInfo(name: name, depth: queue.depth, segments: queue.segments.count, bytes: queue.segmentBytes,
+                                        unacked: queue.unackedRange.map { "\($0.lowerBound)...\($0.upperBound)" }))
+            }
         }
         return DirectoryInspection(
             path: path, manifest: loaded.manifestNumber.map(Manifest.fileName), notes: loaded.notes,

@@ -38,12 +38,17 @@ public enum StoreVerifier {
     public static func verify(path: String, fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
         var report = VerificationReport()
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        if isDirectory(path) {
+        if isDirectory(path) && fileSystem.exists(joinPath(path, Manifest.currentFileName)) == false
+            && (try? fileSystem.contentsOfDirectory(path))?.contains(where: { $0.hasSuffix(QueueFormat.segmentSuffix) }) == true {
+            verifyQueueFiles(path, into: &report, fileSystem: fileSystem)  // a queue directory
+        } else if isDirectory(path) {
             verifyDirectory(path, fileSystem: fileSystem, into: &report)
         } else if TableFile.fileNumber(name) != nil {
             verifyTable(path, fileSystem: fileSystem, into: &report)
         } else if WriteAheadLog.segmentNumber(name) != nil {
             verifyLog(path, isLive: true, fileSystem: fileSystem, into: &report)
+        } else if name.hasSuffix(QueueFormat.segmentSuffix) {
+            verifyQueueFiles(path, into: &report, fileSystem: fileSystem)
         } else if Manifest.manifestNumber(name) != nil {
             do {
                 let inspection = try ManifestInspection.inspect(path: path, fileSystem: fileSystem)
@@ -58,13 +63,19 @@ public enum StoreVerifier {
                 report.checked.append("SCHEMA: \(catalog.entries.count) tables and indexes, checksum")
             } catch { report.record(error, file: path) }
         } else {
-            report.problem(path, nil, "not a msgstore data directory or file (expected a directory, NNNNNN.sst, NNNNNN.log, MANIFEST-NNNNNN or SCHEMA)")
+            report.problem(path, nil, "not a msgstore data directory or file (expected a directory, NNNNNN.sst, NNNNNN.log, MANIFEST-NNNNNN, SCHEMA or a queue NNNNNN.qlog)")
         }
         return report
     }
 
     static func isDirectory(_ path: String) -> Bool {
         (try? PosixFileSystem().contentsOfDirectory(path)) != nil
+    }
+
+    static func verifyQueueFiles(_ path: String, into report: inout VerificationReport, fileSystem: any FileSystem) {
+        let result = verifyQueue(path: path, fileSystem: fileSystem)
+        for problem in result.problems { report.problem(problem.file, problem.offset, problem.message) }
+        report.checked.append("queue \(path.split(separator: "/").last ?? ""): \(result.filesChecked) files, \(result.recordsChecked) records, every checksum")
     }
 
     static func verifyTable(_ path: String, fileSystem: any FileSystem, into report: inout VerificationReport) {
@@ -156,6 +167,10 @@ public enum StoreVerifier {
         let logs = names2.compactMap(WriteAheadLog.segmentNumber).filter { $0 >= state.logNumber }.sorted()
         for (index, number) in logs.enumerated() {
             verifyLog(joinPath(directory, WriteAheadLog.fileName(number)), isLive: index == logs.count - 1, fileSystem: fileSystem, into: &report)
+        }
+        let queueDirectory = joinPath(directory, "queues")
+        for name in ((try? fileSystem.contentsOfDirectory(queueDirectory)) ?? []).sorted() {
+            verifyQueueFiles(joinPath(queueDirectory, name), into: &report, fileSystem: fileSystem)
         }
         let live = state.liveFileNumbers
         let stray = names2.compactMap(TableFile.fileNumber).filter { !live.contains($0) }

@@ -28,6 +28,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
     let currentLogNumber: Atomic<UInt64>
     let recovery: WriteAheadLog.RecoveryReport
     let manifestNotes: [String]
+    /// Durable queues opened through `Store.queue(named:)`.
+    let queues = Mutex<[String: DurableQueue]>([:])
     private let closed = Atomic<Bool>(false)
 
     // Guarded by `versionLock`:
@@ -235,6 +237,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
 
     func close() throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        try closeQueuesBlocking()
         pipeline.shutdown()
         stopBackgroundThreads()
         defer { directoryLock.unlock() }

@@ -37,7 +37,9 @@ public final class Store: Sendable {
         Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
     }
 
-    /// Finishes queued writes, syncs and closes the log, and releases the directory.
+    /// Finishes queued writes, closes the store's queues, syncs and closes the
+    /// log, and releases the directory. Blocks the calling thread; in async
+    /// code use `close() async`.
     public func close() throws { try engine.close() }
 
     /// The directory the store lives in.
