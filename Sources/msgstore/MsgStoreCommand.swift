@@ -2,9 +2,10 @@ import ArgumentParser
 import MsgStore
 
 @main
-struct MsgStoreCommand: ParsableCommand {
+struct MsgStoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msgstore",
-        abstract: "An embedded storage engine for messaging, and the server built on it."
+        abstract: "An embedded storage engine for messaging, and the server built on it.",
+        subcommands: [ServeCommand.self]
     )
 }
