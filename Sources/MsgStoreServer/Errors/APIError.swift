@@ -99,9 +99,3 @@ public struct APIError: HTTPResponseError, Sendable {
         return response
     }
 }
-
-/// The body of every error response.
-struct ErrorBody: Encodable {
-    var error: String
-    var message: String
-}

@@ -1,20 +1,3 @@
-/// `{"blockerId": …, "blockedId": …}`.
-struct BlockRequestBody: Decodable {
-    var blockerId: String
-    var blockedId: String
-}
-
-/// `{"userId": …}`.
-struct AddMemberRequestBody: Decodable {
-    var userId: String
-}
-
-/// `{"sender": …, "content": …}`.
-struct SendMessageRequestBody: Decodable {
-    var sender: String
-    var content: String
-}
-
 /// Any JSON object: the optional body of `POST /users` and `POST /groups`.
 struct EmptyRequestBody: Decodable {
     private struct AnyKey: CodingKey {
