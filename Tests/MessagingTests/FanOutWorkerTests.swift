@@ -90,6 +90,25 @@ import Testing
         }
     }
 
+    @Test func workerFailingMidFanOutFinishesAfterTheLeaseWithoutSecondCopies() async throws {
+        var members: [UserID] = []
+        for _ in 0..<50 { members.append(try await service.newUser()) }
+        let group = try await service.newGroup(members: members)
+        let sent = try await service.sendGroupMessage(from: members[0], to: group, content: "retry")
+        // Batches of 10: the third batch fails once, after 20 copies were written.
+        let faulty = FaultyStorage(storage, failingDeliveryCalls: [3])
+        let worker = RunningWorker(
+            storage: faulty,
+            options: FanOutOptions(membersPerBatch: 10, lease: .milliseconds(100), idlePollInterval: .milliseconds(10)))
+        let last = members[49]
+        try await eventually { try await !copies(of: sent.messageID, in: last).isEmpty }
+        try await eventually { try await storage.receiveGroupMessages(limit: 1, lease: .zero).isEmpty }
+        await worker.stop()
+        for member in members {
+            #expect(try await copies(of: sent.messageID, in: member).count == 1)
+        }
+    }
+
     @Test func redeliveryOfAFullyWrittenButUnacknowledgedMessageWritesNothing() async throws {
         let alice = try await service.newUser()
         let bob = try await service.newUser()
