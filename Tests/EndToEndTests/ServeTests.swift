@@ -35,6 +35,37 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 10)
     }
 
+    @Test func sigtermDuringLoadAnswersInFlightRequestsAndExitsZero() async throws {
+        let data = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let server = try ServerProcess(dataDirectory: data, arguments: ["--storage", "memory"])
+        let client = HTTPClient(baseURL: server.baseURL)
+        let alice = try await client.newUser()
+        let bob = try await client.newUser()
+        let load = Task {
+            await withTaskGroup(of: [Int].self) { tasks in
+                for _ in 0..<8 {
+                    tasks.addTask {
+                        var statuses: [Int] = []
+                        for _ in 0..<2000 {
+                            guard let (status, _) = try? await client.send(
+                                "POST", "/messages/user/\(bob)", json: ["sender": alice, "content": "x"])
+                            else { break }  // refused: the server stopped accepting
+                            statuses.append(status)
+                        }
+                        return statuses
+                    }
+                }
+                return await tasks.reduce(into: []) { $0 += $1 }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(server.stop(signal: SIGTERM) == 0)
+        let statuses = await load.value
+        #expect(!statuses.isEmpty)
+        #expect(statuses.allSatisfy { $0 == 201 }, "every answered request succeeded")
+    }
+
     @Test func exitsZeroOnSIGINT() async throws {
         let data = try ServerProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: data) }
