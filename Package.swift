@@ -9,10 +9,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "MsgStore", targets: ["MsgStore"]),
+        .library(name: "Messaging", targets: ["Messaging"]),
+        .library(name: "MsgStoreServer", targets: ["MsgStoreServer"]),
         .executable(name: "msgstore", targets: ["msgstore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libzstd through pkg-config; `apt-get install -y libzstd-dev` provides it.
@@ -26,11 +31,35 @@ let package = Package(
             name: "MsgStore",
             dependencies: ["CZstd"]
         ),
+        // The messaging domain: users, blocks, groups, inboxes, fan-out. Talks to
+        // storage only through the `MessagingStorage` protocol.
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "MsgStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // HTTP: Hummingbird 2 routes, JSON bodies, error mapping, OpenAPI document.
+        .target(
+            name: "MsgStoreServer",
+            dependencies: [
+                "Messaging",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The document is compiled in (OpenAPIDocument.swift); a test checks
+            // the two are identical.
+            exclude: ["Resources/openapi.yaml"]
+        ),
         // The executable: `serve`, `inspect`, `verify`, `bench`.
         .executableTarget(
             name: "msgstore",
             dependencies: [
                 "MsgStore",
+                "MsgStoreServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +71,24 @@ let package = Package(
         .testTarget(
             name: "MsgStoreTests",
             dependencies: ["MsgStore", "MsgStoreTestHelper"]
+        ),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: ["Messaging"]
+        ),
+        .testTarget(
+            name: "MsgStoreServerTests",
+            dependencies: [
+                "MsgStoreServer",
+                "Messaging",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Start the real `msgstore` binary (built next to the test bundle) and
+        // talk HTTP to it.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: []
         ),
     ],
     swiftLanguageModes: [.v6]

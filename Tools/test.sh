@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Every test of the project, as `make test` and CI run it:
-#  1. the debug test suite (unit, property, crash tests with real processes);
+#  1. the debug test suite (unit, property, crash tests with real processes), run
+#     serially: crash and timing tests must not starve each other on 2 cores;
 #  2. release-mode volume tests with bounded sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
 echo "== swift test (debug)" >&2
 set +e
-swift test 2>&1 | tee "${TMPDIR:-/tmp}/msgstore-swift-test.log" \
+swift test --no-parallel 2>&1 | tee "${TMPDIR:-/tmp}/msgstore-swift-test.log" \
   | grep --line-buffered -Ev '^\[[0-9]+/[0-9]+\] (Compiling|Emitting|Wrapping|Write|Linking|Planning)'
 status=${PIPESTATUS[0]}
 set -e

@@ -1,11 +1,12 @@
 import ArgumentParser
 import MsgStore
 
+/// `msgstore`: the server, the inspection tools and the benchmark, in one binary.
 @main
-struct MsgStoreCommand: ParsableCommand {
+struct MsgStoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msgstore",
         abstract: "An embedded storage engine for messaging, and the server built on it.",
-        subcommands: [InspectCommand.self, VerifyCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, InspectCommand.self, VerifyCommand.self, BenchCommand.self]
     )
 }

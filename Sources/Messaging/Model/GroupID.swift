@@ -1,0 +1,22 @@
+import Foundation
+
+/// The id of a group: a UUID, printed in lowercase.
+public struct GroupID: Hashable, Sendable, CustomStringConvertible {
+    /// The underlying UUID.
+    public let uuid: UUID
+
+    /// Wraps a UUID.
+    public init(_ uuid: UUID) { self.uuid = uuid }
+
+    /// Parses a UUID string in either case; nil if it is not a UUID.
+    public init?(_ string: String) {
+        guard let uuid = UUID(uuidString: string) else { return nil }
+        self.uuid = uuid
+    }
+
+    /// A new random id.
+    public static func random() -> GroupID { GroupID(UUID()) }
+
+    /// The lowercase UUID string.
+    public var description: String { uuid.uuidString.lowercased() }
+}

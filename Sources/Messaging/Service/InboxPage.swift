@@ -1,0 +1,14 @@
+/// One page of an inbox.
+public struct InboxPage: Hashable, Sendable {
+    /// The messages, ascending by date.
+    public var messages: [InboxMessage]
+    /// The date of the last message when more messages exist after this page;
+    /// nil when this is the last page (also when it is exactly full).
+    public var nextPageToken: MessageDate?
+
+    /// Creates a page.
+    public init(messages: [InboxMessage], nextPageToken: MessageDate?) {
+        self.messages = messages
+        self.nextPageToken = nextPageToken
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+
+/// The messaging domain: users, blocks, groups, members, messages and inboxes.
+///
+/// Validates every request (existence, blocks, membership, content and page
+/// limits), throws ``MessagingError`` for anything a client did wrong, and
+/// stores through a ``MessagingStorage``. Group messages are only enqueued here;
+/// a ``FanOutWorker`` delivers them.
+public struct MessagingService: Sendable {
+    /// The storage backend.
+    public let storage: any MessagingStorage
+    /// The enforced bounds.
+    public let limits: MessagingLimits
+    private let onGroupMessageEnqueued: @Sendable () -> Void
+
+    /// Creates a service.
+    /// - Parameter onGroupMessageEnqueued: called after each group message is
+    ///   queued, e.g. ``FanOutWorker/wake()`` so fan-out starts at once.
+    public init(
+        storage: any MessagingStorage,
+        limits: MessagingLimits = MessagingLimits(),
+        onGroupMessageEnqueued: @escaping @Sendable () -> Void = {}
+    ) {
+        self.storage = storage
+        self.limits = limits
+        self.onGroupMessageEnqueued = onGroupMessageEnqueued
+    }
+
+    // MARK: Users
+
+    /// Creates a user and returns its id.
+    public func createUser() async throws -> UserID {
+        let user = UserID.random()
+        try await storage.createUser(user)
+        return user
+    }
+
+    /// Makes `blocker` block (`isBlocked`) or unblock `blocked`. Idempotent.
+    /// - Throws: `.badRequest` if they are the same user, `.notFound` if either does not exist.
+    public func setBlock(blocker: UserID, blocked: UserID, isBlocked: Bool) async throws {
+        guard blocker != blocked else {
+            throw MessagingError(.badRequest, "A user cannot block or unblock themselves.")
+        }
+        try await requireUser(blocker, role: "Blocker")
+        try await requireUser(blocked, role: "Blocked user")
+        try await storage.setBlock(blocker: blocker, blocked: blocked, isBlocked: isBlocked)
+    }
+
+    // MARK: Groups
+
+    /// Creates an empty group and returns its id.
+    public func createGroup() async throws -> GroupID {
+        let group = GroupID.random()
+        try await storage.createGroup(group)
+        return group
+    }
+
+    /// Adds `user` to `group`; idempotent. - Throws: `.notFound` if either does not exist.
+    public func addMember(_ user: UserID, to group: GroupID) async throws {
+        try await requireGroup(group)
+        try await requireUser(user, role: "User")
+        try await storage.addMember(user, to: group)
+    }
+
+    /// Removes `user` from `group`; idempotent. - Throws: `.notFound` if either does not exist.
+    public func removeMember(_ user: UserID, from group: GroupID) async throws {
+        try await requireGroup(group)
+        try await requireUser(user, role: "User")
+        try await storage.removeMember(user, from: group)
+    }
+
+    /// The members of `group`. - Throws: `.notFound` if it does not exist.
+    public func members(of group: GroupID) async throws -> [UserID] {
+        try await requireGroup(group)
+        return try await storage.members(of: group)
+    }
+
+    // MARK: Messages
+
+    /// Sends a direct message; returns once it is durable.
+    /// - Throws: `.badRequest` (empty content), `.payloadTooLarge`, `.notFound`
+    ///   (sender or recipient), `.forbidden` (the recipient blocks the sender;
+    ///   nothing is stored).
+    public func sendDirectMessage(from sender: UserID, to recipient: UserID, content: String) async throws -> SentMessage {
+        try validate(content: content)
+        try await requireUser(sender, role: "Sender")
+        try await requireUser(recipient, role: "Recipient")
+        if try await storage.isBlocked(blocker: recipient, blocked: sender) {
+            throw MessagingError(.forbidden, "The recipient has blocked the sender.")
+        }
+        let message = OutgoingMessage(messageID: .random(), sender: sender, content: content)
+        let date = try await storage.deliverDirectMessage(message, to: recipient)
+        return SentMessage(messageID: message.messageID, date: date)
+    }
+
+    /// Queues a group message durably for fan-out; returns its acceptance date.
+    /// Blocks are not checked for group messages.
+    /// - Throws: `.badRequest`, `.payloadTooLarge`, `.notFound` (group or
+    ///   sender), `.forbidden` (the sender is not a member).
+    public func sendGroupMessage(from sender: UserID, to group: GroupID, content: String) async throws -> SentMessage {
+        try validate(content: content)
+        try await requireGroup(group)
+        try await requireUser(sender, role: "Sender")
+        guard try await storage.isMember(sender, of: group) else {
+            throw MessagingError(.forbidden, "The sender is not a member of the group.")
+        }
+        let message = OutgoingMessage(messageID: .random(), sender: sender, content: content)
+        let sentAt = try await storage.enqueueGroupMessage(message, to: group)
+        onGroupMessageEnqueued()
+        return SentMessage(messageID: message.messageID, date: sentAt)
+    }
+
+    /// One page of `recipient`'s inbox: messages dated strictly after `after`,
+    /// ascending, at most `limit` (default ``MessagingLimits/pageSizeDefault``).
+    /// `nextPageToken` is set only when more messages exist after the page.
+    /// - Throws: `.badRequest` (limit out of range), `.notFound` (recipient).
+    public func inbox(of recipient: UserID, after: MessageDate?, limit: Int?) async throws -> InboxPage {
+        let pageSize = limit ?? limits.pageSizeDefault
+        guard (1...limits.pageSizeMax).contains(pageSize) else {
+            throw MessagingError(.badRequest, "limit must be between 1 and \(limits.pageSizeMax).")
+        }
+        try await requireUser(recipient, role: "Recipient")
+        // One extra entry tells whether another page exists.
+        var messages = try await storage.readInbox(of: recipient, after: after, limit: pageSize + 1)
+        var nextPageToken: MessageDate?
+        if messages.count > pageSize {
+            messages.removeLast(messages.count - pageSize)
+            nextPageToken = messages.last?.date
+        }
+        return InboxPage(messages: messages, nextPageToken: nextPageToken)
+    }
+
+    /// Throws `.unavailable` unless the storage is open and answers a read.
+    public func checkHealth() async throws {
+        _ = try await storage.userExists(UserID(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))))
+    }
+
+    // MARK: Checks
+
+    private func validate(content: String) throws {
+        guard !content.isEmpty else {
+            throw MessagingError(.badRequest, "content must not be empty.")
+        }
+        let bytes = content.utf8.count
+        guard bytes <= limits.contentBytesMax else {
+            throw MessagingError(
+                .payloadTooLarge, "content is \(bytes) bytes; the limit is \(limits.contentBytesMax) bytes.")
+        }
+    }
+
+    private func requireUser(_ user: UserID, role: String) async throws {
+        guard try await storage.userExists(user) else {
+            throw MessagingError(.notFound, "\(role) \(user) does not exist.")
+        }
+    }
+
+    private func requireGroup(_ group: GroupID) async throws {
+        guard try await storage.groupExists(group) else {
+            throw MessagingError(.notFound, "Group \(group) does not exist.")
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Hummingbird
+import Logging
+import Messaging
+import ServiceLifecycle
+
+/// The whole server in one process: HTTP routes, the fan-out worker and the storage.
+public struct MessagingServer: Sendable {
+    /// The storage it serves.
+    public let storage: any MessagingStorage
+    /// The domain service.
+    public let service: MessagingService
+    /// The fan-out worker.
+    public let worker: FanOutWorker
+    /// HTTP options.
+    public let options: ServerOptions
+    private let logger: Logger
+
+    /// Wires storage, service and worker together.
+    public init(storage: any MessagingStorage, options: ServerOptions, fanOut: FanOutOptions = FanOutOptions(), logger: Logger) {
+        let worker = FanOutWorker(storage: storage, options: fanOut, logger: logger)
+        self.storage = storage
+        self.worker = worker
+        self.service = MessagingService(storage: storage, limits: options.limits) { worker.wake() }
+        self.options = options
+        self.logger = logger
+    }
+
+    /// The router of the HTTP contract bound to this server's service.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        MessagingRouter.make(service: service, options: options, logger: logger)
+    }
+
+    /// The Hummingbird application (HTTP only; the worker runs beside it in ``run(onServerRunning:)``).
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "msgstore"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT: then stops accepting, finishes in-flight
+    /// requests, stops the fan-out worker after its current batch and closes the storage.
+    public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let application = makeApplication(onServerRunning: onServerRunning)
+        // Shutdown runs in reverse order: HTTP drains first, then the worker stops.
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: FanOutService(worker: worker)),
+                .init(service: application),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // Past this, remaining work is cancelled, so the process exits well within 10 s.
+        configuration.maximumGracefulShutdownDuration = .seconds(7)
+        configuration.maximumCancellationDuration = .seconds(1)
+        let group = ServiceGroup(configuration: configuration)
+        do {
+            try await group.run()
+        } catch {
+            try? await storage.close()
+            throw error
+        }
+        try await storage.close()
+        logger.info("storage closed")
+    }
+}

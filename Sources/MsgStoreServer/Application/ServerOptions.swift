@@ -1,0 +1,27 @@
+import Messaging
+
+/// Options of the HTTP server.
+public struct ServerOptions: Sendable {
+    /// The address to bind.
+    public var host: String
+    /// The port to bind; 0 picks a free one.
+    public var port: Int
+    /// Messaging limits (content size, page sizes).
+    public var limits: MessagingLimits
+    /// Whether to log one info line per request.
+    public var logsRequests: Bool
+
+    /// Creates options; the defaults are the contract's.
+    public init(host: String = "127.0.0.1", port: Int = 8080, limits: MessagingLimits = MessagingLimits(), logsRequests: Bool = true) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.logsRequests = logsRequests
+    }
+
+    /// The request body limit: room for the largest content with every byte
+    /// JSON-escaped (`\u00XX`, 6×), plus the rest of the body.
+    public var bodyBytesMax: Int {
+        limits.contentBytesMax * 6 + 4096
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import Messaging
+import NIOCore
+
+/// Reads and decodes JSON request bodies, turning every defect into a 400 (or
+/// 413/415) that names the problem: never a 500.
+///
+/// - A body larger than `bodyBytesMax`: 413.
+/// - A `Content-Type` that is present and not JSON: 415 (absent is accepted).
+/// - Bytes that are not UTF-8, malformed JSON, trailing garbage, a non-object,
+///   a missing, null or wrongly typed field: 400 naming the field.
+/// - Unknown fields are ignored.
+struct JSONBodyReader: Sendable {
+    /// The largest body accepted, in bytes.
+    let bodyBytesMax: Int
+
+    /// Decodes a required JSON object body.
+    func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
+        guard let body = try await decodeIfPresent(type, from: request) else {
+            throw APIError.badRequest("The request body must be a JSON object.")
+        }
+        return body
+    }
+
+    /// Decodes an optional JSON object body: nil when the body is empty.
+    func decodeIfPresent<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body? {
+        let buffer = try await request.body.collect(upTo: bodyBytesMax)
+        let bytes = Array(buffer.readableBytesView)
+        guard bytes.contains(where: { !Self.isJSONWhitespace($0) }) else { return nil }
+        if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
+            throw APIError.unsupportedMediaType("Content-Type must be application/json, not \(contentType).")
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw APIError.badRequest("The request body is not valid UTF-8.")
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw APIError.badRequest(Self.describe(error))
+        }
+    }
+
+    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    private static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    }
+
+    /// A sentence naming what is wrong and where.
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ path: [any CodingKey], _ key: (any CodingKey)? = nil) -> String {
+            (path + (key.map { [$0] } ?? [])).map(\.stringValue).joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "Missing field '\(field(context.codingPath, key))'."
+        case .valueNotFound(let type, let context):
+            if context.codingPath.isEmpty { return "The request body must be a JSON object." }
+            return "Field '\(field(context.codingPath))' must be \(typeName(type)), not null."
+        case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return "The request body must be a JSON object." }
+            return "Field '\(field(context.codingPath))' must be \(typeName(type))."
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "The request body is not valid JSON." }
+            return "Field '\(field(context.codingPath))' is invalid."
+        @unknown default:
+            return "The request body is invalid."
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type: "an integer"
+        case is Bool.Type: "a boolean"
+        default: "of type \(type)"
+        }
+    }
+}

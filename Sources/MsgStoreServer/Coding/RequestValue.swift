@@ -1,0 +1,36 @@
+import Hummingbird
+import Messaging
+
+/// Parsing of ids and dates from bodies, paths and queries, with 400s naming the field.
+enum RequestValue {
+    /// A user id from `field`; 400 if it is not a UUID.
+    static func userID(_ text: String, field: String) throws -> UserID {
+        guard let id = UserID(text) else { throw APIError.badRequest("\(field) must be a UUID, got '\(text)'.") }
+        return id
+    }
+
+    /// A group id from `field`; 400 if it is not a UUID.
+    static func groupID(_ text: String, field: String) throws -> GroupID {
+        guard let id = GroupID(text) else { throw APIError.badRequest("\(field) must be a UUID, got '\(text)'.") }
+        return id
+    }
+
+    /// A path parameter as a user id.
+    static func userID(parameter name: String, in context: some RequestContext) throws -> UserID {
+        try userID(context.parameters.get(name) ?? "", field: name)
+    }
+
+    /// A path parameter as a group id.
+    static func groupID(parameter name: String, in context: some RequestContext) throws -> GroupID {
+        try groupID(context.parameters.get(name) ?? "", field: name)
+    }
+
+    /// An ISO-8601 date from `field`; 400 if it does not parse.
+    static func date(_ text: String, field: String) throws -> MessageDate {
+        guard let date = MessageDate(iso8601: text) else {
+            throw APIError.badRequest(
+                "\(field) must be an ISO-8601 UTC date such as 2024-06-24T10:49:53.159123Z, got '\(text)'.")
+        }
+        return date
+    }
+}

@@ -1,0 +1,4 @@
+/// `{"userId": …}`.
+struct AddMemberRequestBody: Decodable {
+    var userId: String
+}

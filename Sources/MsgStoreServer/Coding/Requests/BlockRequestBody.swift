@@ -1,0 +1,5 @@
+/// `{"blockerId": …, "blockedId": …}`.
+struct BlockRequestBody: Decodable {
+    var blockerId: String
+    var blockedId: String
+}

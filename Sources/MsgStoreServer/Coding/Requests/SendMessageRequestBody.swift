@@ -1,0 +1,5 @@
+/// `{"sender": …, "content": …}`.
+struct SendMessageRequestBody: Decodable {
+    var sender: String
+    var content: String
+}

@@ -1,0 +1,4 @@
+/// `201 {"groupId": …}`.
+struct CreatedGroupBody: Encodable {
+    var groupId: String
+}

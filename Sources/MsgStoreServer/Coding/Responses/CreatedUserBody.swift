@@ -1,0 +1,4 @@
+/// `201 {"userId": …}`.
+struct CreatedUserBody: Encodable {
+    var userId: String
+}

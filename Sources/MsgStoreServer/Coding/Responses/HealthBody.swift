@@ -1,0 +1,4 @@
+/// `{"status": "ok"}`.
+struct HealthBody: Encodable {
+    var status: String
+}

@@ -1,0 +1,4 @@
+/// `{"members": [...]}`.
+struct MembersBody: Encodable {
+    var members: [String]
+}

@@ -1,0 +1,41 @@
+import Hummingbird
+import Messaging
+
+/// `POST /messages/user/{recipient}`, `POST /messages/group/{groupId}`,
+/// `GET /messages/{recipient}?date=&limit=`.
+struct MessageRoutes<Context: RequestContext>: Sendable {
+    let service: MessagingService
+    let bodies: JSONBodyReader
+
+    func register(on router: Router<Context>) {
+        router.post("/messages/user/:recipient") { request, context in
+            let recipient = try RequestValue.userID(parameter: "recipient", in: context)
+            let body = try await bodies.decode(SendMessageRequestBody.self, from: request)
+            let sender = try RequestValue.userID(body.sender, field: "sender")
+            let sent = try await service.sendDirectMessage(from: sender, to: recipient, content: body.content)
+            return try JSONResponse.make(status: .created, body: SentMessageBody(sent))
+        }
+        router.post("/messages/group/:groupId") { request, context in
+            let group = try RequestValue.groupID(parameter: "groupId", in: context)
+            let body = try await bodies.decode(SendMessageRequestBody.self, from: request)
+            let sender = try RequestValue.userID(body.sender, field: "sender")
+            let sent = try await service.sendGroupMessage(from: sender, to: group, content: body.content)
+            return try JSONResponse.make(status: .accepted, body: SentMessageBody(sent))
+        }
+        router.get("/messages/:recipient") { request, context in
+            let recipient = try RequestValue.userID(parameter: "recipient", in: context)
+            let query = request.uri.queryParameters
+            let after = try query.get("date").map { try RequestValue.date(String($0), field: "date") }
+            var limit: Int?
+            if let text = query.get("limit") {
+                guard let value = Int(text) else {
+                    throw APIError.badRequest(
+                        "limit must be an integer between 1 and \(service.limits.pageSizeMax), got '\(text)'.")
+                }
+                limit = value
+            }
+            let page = try await service.inbox(of: recipient, after: after, limit: limit)
+            return try JSONResponse.make(status: .ok, body: InboxPageBody(page))
+        }
+    }
+}
