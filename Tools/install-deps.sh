@@ -5,10 +5,17 @@ set -euo pipefail
 missing=()
 dpkg -s libzstd-dev >/dev/null 2>&1 || missing+=(libzstd-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The OpenAPI document's validity test runs python3 -m openapi_spec_validator.
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+  echo "installing: openapi-spec-validator (PyPI)" >&2
+  python3 -m pip install -q openapi-spec-validator >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages openapi-spec-validator >/dev/null
 fi

@@ -84,12 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
         case .engine:
             let directory = URL(fileURLWithPath: data).standardizedFileURL.path
             let options = EngineStorageOptions(dataDirectory: directory, sync: sync)
-            if let engine = try await makeEngineMessagingStorage(options: options, logger: logger) {
-                return (engine, "\(directory) (sync \(sync.rawValue))")
-            }
-            logger.warning(
-                "engine storage is not available in this build yet; serving from memory (nothing persists)")
-            return (InMemoryMessagingStorage(), "in memory (engine storage not available yet; nothing persists)")
+            let engine = try await makeEngineMessagingStorage(options: options, logger: logger)
+            return (engine, "\(directory) (sync \(sync.rawValue))")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Messaging
 import Synchronization
 import Testing
@@ -7,7 +8,12 @@ import Testing
 @Suite struct StorageConformanceTests {
     /// Named factories of fresh, empty stores.
     static let factories: [StorageFactory] = [
-        StorageFactory(name: "in-memory") { InMemoryMessagingStorage() }
+        StorageFactory(name: "in-memory") { InMemoryMessagingStorage() },
+        StorageFactory(name: "engine") {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("msgstore-conformance-\(UUID().uuidString)").path
+            return try EngineMessagingStorage(options: EngineStorageOptions(dataDirectory: directory, sync: .none))
+        },
     ]
 
     struct StorageFactory: Sendable, CustomTestStringConvertible {

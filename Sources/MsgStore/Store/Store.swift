@@ -112,6 +112,7 @@ public final class Store: Sendable {
 
     /// The current value of a row, or `nil` if it does not exist.
     public func get(_ table: Table, _ key: RowKey) throws -> [UInt8]? {
+        if engine.isClosed { throw StoreError(.closed, "the store is closed") }
         guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
         return try engine.get(table: state, userKey: RowKeyCoding.encode(key))
     }
@@ -131,6 +132,7 @@ public final class Store: Sendable {
         _ table: Table, partitionKey: [UInt8], from start: ScanStart = .beginning, limit: Int = .max,
         _ body: (_ sortKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
     ) throws {
+        if engine.isClosed { throw StoreError(.closed, "the store is closed") }
         guard limit > 0 else { return }
         guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
         var prefix: [UInt8] = []
