@@ -103,6 +103,7 @@ import Testing
         options.targetFileBytes = 2 * 1024
         options.dictionaryBytes = 0
         options.maxLiveLogSegments = 3
+        options.manifestBytesMax = 4 << 10  // the manifest is rewritten many times too
         let statistics = try run(options: options, steps: 800)
         print("flushes \(statistics.flushes), compactions \(statistics.compactions), files/level \(statistics.levelFileCounts)")
         #expect(statistics.flushes > 10)

@@ -88,8 +88,7 @@ extension Engine {
             edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
             edit.lastSequence = pipeline.published.load(ordering: .acquiring)
             edit.lastTimestamp = pipeline.publishedTimestamp.load(ordering: .relaxed)
-            try manifest.append(edit)
-            try versionState.apply(edit, path: joinPath(directory, Manifest.fileName(manifest.number)))
+            try recordEdit(edit)
             partition.installFlush(of: memtable, file: output.first)
             counters.immutableMemtableBytes.add(-memtable.approximateBytes, ordering: .relaxed)
             counters.flushes.add(1, ordering: .relaxed)
@@ -109,8 +108,7 @@ extension Engine {
         guard !obsolete.isEmpty else { return }
         var edit = VersionEdit()
         edit.logNumber = needed
-        try manifest.append(edit)
-        try versionState.apply(edit, path: joinPath(directory, Manifest.fileName(manifest.number)))
+        try recordEdit(edit)
         for number in obsolete {
             try? fileSystem.remove(joinPath(directory, WriteAheadLog.fileName(number)))
         }

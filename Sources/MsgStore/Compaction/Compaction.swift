@@ -88,8 +88,7 @@ extension Engine {
         let inputBytes = (job.inputs + job.overlapping).reduce(0) { $0 + $1.metadata.size }
         try versionLock.withLock {
             edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-            try manifest.append(edit)
-            try versionState.apply(edit, path: joinPath(directory, Manifest.fileName(manifest.number)))
+            try recordEdit(edit)
             job.partition.installCompaction(
                 removed: Set((job.inputs + job.overlapping).map(\.metadata.number)),
                 added: outputs.map { (job.outputLevel, $0) })

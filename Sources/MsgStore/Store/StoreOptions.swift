@@ -72,6 +72,9 @@ public struct StoreOptions: Sendable {
     /// Compaction output files are cut at about this size.
     public var targetFileBytes: Int = 4 << 20
 
+    /// The manifest is rewritten as a fresh snapshot past this size.
+    public var manifestBytesMax: Int = 16 << 20
+
     // MARK: Limits
 
     /// The largest key (partition key + sort key) accepted.
