@@ -22,6 +22,23 @@ import Testing
         try crashCycles(small: true)
     }
 
+    /// The `LOCK` file keeps a second *process* out while the first has the store
+    /// open, with a clear error; once the first is gone, the store opens.
+    @Test func secondProcessCannotOpenTheStore() throws {
+        let directory = TestDirectory()
+        let helper = try HelperProcess(["store-writer", directory.path, "1", "1"])
+        #expect(helper.wait(seconds: 30) { $0.contains { $0.hasPrefix("ack ") } })
+        #expect {
+            _ = try Store.open(at: directory.path, tables: crashTestTables)
+        } throws: { error in
+            let error = error as! StoreError
+            return error.code == .locked && error.file == directory.file("LOCK") && error.description.contains("another process")
+        }
+        helper.kill()
+        let store = try Store.open(at: directory.path, tables: crashTestTables)
+        try store.close()
+    }
+
     func crashCycles(small: Bool) throws {
         let seed = testSeed()
         var random = SeededGenerator(seed: seed)

@@ -18,9 +18,41 @@ final class RowCache: Sendable {
         case absent
     }
 
+    /// A cached row's identity. The hash is computed once, eight bytes at a
+    /// time (the standard `[UInt8]` hashing feeds SipHash one byte at a time).
     struct Key: Hashable, Sendable {
         let table: UInt32
         let userKey: [UInt8]
+        let hash: UInt64
+
+        init(table: UInt32, userKey: [UInt8]) {
+            self.table = table
+            self.userKey = userKey
+            self.hash = userKey.withUnsafeBytes { RowCache.hash(table, $0) }
+        }
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.hash == b.hash && a.table == b.table && a.userKey == b.userKey
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
+
+    /// A 64-bit hash of a table id and key bytes (multiply–xorshift over words).
+    static func hash(_ table: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h = UInt64(table) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 33
+            offset += 8
+        }
+        while offset < bytes.count {
+            h = (h ^ UInt64(bytes[offset])) &* 0xC4CE_B9FE_1A85_EC53
+            offset += 1
+        }
+        h ^= h >> 29
+        return h
     }
 
     private struct State: ~Copyable {
@@ -45,10 +77,8 @@ final class RowCache: Sendable {
         shardCapacity = max(capacityBytes / shardCount, 1)
     }
 
-    private func shard(_ table: UInt32, _ userKey: UnsafeRawBufferPointer) -> Shard {
-        var hash = UInt64(table) &* 0x9E37_79B9_7F4A_7C15
-        for byte in userKey.suffix(16) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        return shards[Int(hash % UInt64(shards.count))]
+    private func shard(_ hash: UInt64) -> Shard {
+        shards[Int((hash >> 40) % UInt64(shards.count))]
     }
 
     private static func charge(_ key: Key, _ value: Cached) -> Int {
@@ -59,7 +89,7 @@ final class RowCache: Sendable {
     /// The cached result for a key, if any.
     func lookup(table: UInt32, userKey: [UInt8]) -> Cached? {
         let key = Key(table: table, userKey: userKey)
-        return userKey.withUnsafeBytes { shard(table, $0) }.state.withLock { state in
+        return shard(key.hash).state.withLock { state in
             if let found = state.map[key] {
                 state.hits += 1
                 return found
@@ -74,7 +104,7 @@ final class RowCache: Sendable {
     func insert(table: UInt32, userKey: [UInt8], _ result: Cached, snapshot: UInt64) {
         let key = Key(table: table, userKey: userKey)
         let capacity = shardCapacity
-        userKey.withUnsafeBytes { shard(table, $0) }.state.withLock { state in
+        shard(key.hash).state.withLock { state in
             guard snapshot >= state.lastWriteSequence, state.map[key] == nil else { return }
             let charge = RowCache.charge(key, result)
             guard charge <= capacity else { return }
@@ -98,7 +128,8 @@ final class RowCache: Sendable {
     /// Forgets a key that the write with `sequence` changes. REQUIRES: called
     /// before that write is published.
     func invalidate(table: UInt32, userKey: UnsafeRawBufferPointer, sequence: UInt64) {
-        shard(table, userKey).state.withLock { state in
+        let hash = RowCache.hash(table, userKey)
+        shard(hash).state.withLock { state in
             if sequence > state.lastWriteSequence { state.lastWriteSequence = sequence }
             guard !state.map.isEmpty else { return }
             let key = Key(table: table, userKey: Array(userKey))

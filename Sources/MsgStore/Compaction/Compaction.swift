@@ -24,7 +24,7 @@ extension Engine {
         var best: (score: Double, partition: Partition, level: Int)?
         for partition in partitions {
             let version = partition.version
-            let level0 = Double(version.levels[0].count) / Double(options.level0CompactionTrigger)
+            let level0 = Double(version.levels[0].count) / Double(level0Trigger)
             if level0 >= 1, level0 > (best?.score ?? 0) { best = (level0, partition, 0) }
             for level in 1..<(levelCount - 1) {
                 let score = Double(version.bytes(level: level)) / Double(options.targetBytes(level: level))
@@ -59,13 +59,12 @@ extension Engine {
 
     /// Runs a compaction and installs its result.
     func compact(_ job: CompactionJob) throws {
-        var children: [any InternalIterator] = job.inputs.map { $0.reader.makeIterator() }
-        if job.level == 0 {
-            // L0 files overlap each other: each is its own child (they are newest first).
-        } else {
-            children = [LevelIterator(files: job.inputs)]
-        }
-        if !job.overlapping.isEmpty { children.append(LevelIterator(files: job.overlapping)) }
+        // L0 files overlap each other: each is its own child. Compaction reads
+        // bypass the block cache (one pass over old data must not evict hot blocks).
+        var children: [any InternalIterator] = job.level == 0
+            ? job.inputs.map { $0.reader.makeIterator(fillsCache: false) }
+            : [LevelIterator(files: job.inputs, fillsCache: false)]
+        if !job.overlapping.isEmpty { children.append(LevelIterator(files: job.overlapping, fillsCache: false)) }
         let merged = MergingIterator(children)
         try merged.seekToFirst()
 
@@ -76,7 +75,7 @@ extension Engine {
         tableOptions.prefixBitsPerKey = options.bloomBitsPerKey
         if options.dictionaryBytes > 0 {
             tableOptions.dictionary = TableOptions.DictionaryOptions(
-                sizeBytesMax: options.dictionaryBytes, trainingBytes: min(options.targetFileBytes, options.dictionaryBytes * 64))
+                sizeBytesMax: options.dictionaryBytes, trainingBytes: min(options.targetFileBytes, options.dictionaryBytes * 16))
         }
         let outputs = try writeTables(from: merged, dropTombstones: job.isBottommost, options: tableOptions,
                                       splitBytes: UInt64(options.targetFileBytes))
@@ -102,7 +101,13 @@ extension Engine {
 
     // MARK: Settle
 
-    /// Flushes every memtable and waits until no flush or compaction is due.
+    /// L0 files that make a partition due for compaction: the option, or 1
+    /// while settling (a settled store holds no L0 file: reads merge fewer
+    /// sources). REQUIRES: versionLock held.
+    var level0Trigger: Int { settling ? 1 : options.level0CompactionTrigger }
+
+    /// Flushes every memtable, compacts every L0 file into L1, and waits until
+    /// no flush or compaction is due.
     func settle() throws -> String {
         try pipeline.withExclusiveLeadership {
             // A fresh log segment, so that the old ones hold only flushed data and can go.
@@ -113,6 +118,8 @@ extension Engine {
             for partition in partitions { rotate(partition, logNumber: number) }
         }
         try versionLock.withLock {
+            settling = true
+            defer { settling = false }
             backgroundWakeup.broadcast()
             while backgroundError == nil && !stopping
                     && (runningJobs > 0 || nextFlushPending() || compactionDue()) {
@@ -134,7 +141,7 @@ extension Engine {
     private func compactionDue() -> Bool {
         partitions.contains { partition in
             let version = partition.version
-            if version.levels[0].count >= options.level0CompactionTrigger { return true }
+            if version.levels[0].count >= level0Trigger { return true }
             return (1..<(levelCount - 1)).contains { version.bytes(level: $0) >= options.targetBytes(level: $0) }
         }
     }

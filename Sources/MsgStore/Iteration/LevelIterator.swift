@@ -2,11 +2,15 @@
 /// disjoint and ordered, so only one file's iterator is open at a time.
 final class LevelIterator: InternalIterator {
     private let files: [TableFile]
+    private let fillsCache: Bool
     private var index = 0
     private var current: TableIterator?
 
     /// REQUIRES: `files` sorted by key and disjoint.
-    init(files: [TableFile]) { self.files = files }
+    init(files: [TableFile], fillsCache: Bool = true) {
+        self.files = files
+        self.fillsCache = fillsCache
+    }
 
     var isValid: Bool { current?.isValid ?? false }
     var key: UnsafeRawBufferPointer { current!.key }
@@ -40,7 +44,7 @@ final class LevelIterator: InternalIterator {
     private func open(at position: Int, _ place: (TableIterator) throws -> Void) throws {
         index = position
         while index < files.count {
-            let iterator = files[index].reader.makeIterator()
+            let iterator = files[index].reader.makeIterator(fillsCache: fillsCache)
             try place(iterator)
             if iterator.isValid {
                 current = iterator

@@ -141,11 +141,12 @@ extension Engine {
     }
 
     /// Backpressure before each group: stall while immutable memtables exceed
-    /// the budget or some partition's L0 reached the stop trigger; slow down
+    /// half the budget (so that active + immutable stay near the budget) or
+    /// some partition's L0 reached the stop trigger; slow down
     /// (1 ms) past the slowdown trigger. Throws the background error, if any.
     func waitForMemoryBudget() throws {
         func overBudget() -> Bool {
-            counters.immutableMemtableBytes.load(ordering: .relaxed) > options.memtableBudgetBytes
+            counters.immutableMemtableBytes.load(ordering: .relaxed) > options.memtableBudgetBytes / 2
                 || counters.maxLevel0Files.load(ordering: .relaxed) >= options.level0StopTrigger
         }
         if overBudget() {

@@ -43,6 +43,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
     var liveLogs: [UInt64]
     var backgroundError: StoreError?
     var stopping = false
+    /// `settle()` is waiting: L0 files are compacted whatever their count.
+    var settling = false
     var runningThreads = 0
     var runningJobs = 0
     /// Per partition and level: the largest key of the last file compacted (round robin).

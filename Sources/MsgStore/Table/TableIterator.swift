@@ -11,9 +11,13 @@ final class TableIterator: InternalIterator {
     @exclusivity(unchecked) private var indexCursor: BlockCursor
     @exclusivity(unchecked) private var dataCursor: BlockCursor
 
+    /// Whether blocks read go into the block cache.
+    private let fillsCache: Bool
+
     /// An unpositioned iterator over `table`.
-    init(table: TableReader) {
+    init(table: TableReader, fillsCache: Bool = true) {
         self.table = table
+        self.fillsCache = fillsCache
         indexCursor = BlockCursor(block: table.indexBlock, keyBuffer: ScratchBuffer(), internalKeys: true)
         dataCursor = BlockCursor(block: Block.empty, keyBuffer: ScratchBuffer(capacity: 128), internalKeys: true)
     }
@@ -55,7 +59,7 @@ final class TableIterator: InternalIterator {
     private func loadBlock() throws {
         dataCursor.reset(to: Block.empty)
         let handle = try table.decodeHandle(indexCursor.value)
-        dataCursor.reset(to: try table.dataBlock(handle))
+        dataCursor.reset(to: try table.dataBlock(handle, fillsCache: fillsCache))
     }
 
     private func skipExhaustedBlocks() throws {

@@ -173,7 +173,11 @@ final class TableReader: Sendable {
     // MARK: Blocks
 
     /// An iterator over the whole file (positioned nowhere: seek first).
-    func makeIterator() -> TableIterator { TableIterator(table: self) }
+    ///
+    /// - Parameter fillsCache: whether blocks read by the iterator go into the
+    ///   block cache. Compaction passes false, so that one pass over old files
+    ///   does not evict the blocks reads need (RocksDB's `fill_cache = false`).
+    func makeIterator(fillsCache: Bool = true) -> TableIterator { TableIterator(table: self, fillsCache: fillsCache) }
 
     /// The index block (kept in memory).
     var indexBlock: Block { index }
@@ -186,12 +190,13 @@ final class TableReader: Sendable {
         return handle
     }
 
-    /// The data block at `handle`, from the cache or read, checked, decoded and cached.
-    func dataBlock(_ handle: BlockHandle) throws -> Block {
+    /// The data block at `handle`, from the cache or read, checked, decoded and
+    /// (if `fillsCache`) cached.
+    func dataBlock(_ handle: BlockHandle, fillsCache: Bool = true) throws -> Block {
         let key = BlockCache.Key(fileNumber: fileNumber, offset: handle.offset)
         if let cache, let block = cache.lookup(key) { return block }
         let block = try BlockReading.readBlock(file: file, path: path, handle: handle, dataEnd: dataEnd, dictionary: dictionary)
-        cache?.insert(key, block)
+        if fillsCache { cache?.insert(key, block) }
         return block
     }
 

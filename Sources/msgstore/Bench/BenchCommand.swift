@@ -28,8 +28,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Time only the first N sends; the rest load buffered with 1 thread (ingest_rest).")
     var limit: Int?
 
-    @Option(name: .customLong("block-cache-mb"), help: "Block cache budget in MiB (the peers get 256 MiB for their caches).")
-    var blockCacheMegabytes: Int = 256
+    @Option(name: .customLong("block-cache-mb"), help: "Block cache budget in MiB (decoded blocks).")
+    var blockCacheMegabytes: Int = 48
+
+    @Option(name: .customLong("row-cache-mb"), help: "Row cache budget in MiB (block-list entries and group bodies). The peers get 256 MiB for their one cache; msgstore's two together stay below that.")
+    var rowCacheMegabytes: Int = 48
 
     enum Durability: String, ExpressibleByArgument, CaseIterable {
         case buffered, durable
@@ -39,6 +42,7 @@ struct BenchCommand: ParsableCommand {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         if !(1...65536).contains(blockCacheMegabytes) { throw ValidationError("--block-cache-mb must be 1...65536") }
+        if !(1...65536).contains(rowCacheMegabytes) { throw ValidationError("--row-cache-mb must be 1...65536") }
         if FileManager.default.fileExists(atPath: db),
            let contents = try? FileManager.default.contentsOfDirectory(atPath: db), !contents.isEmpty {
             throw ValidationError("--db \(db) is not empty; the benchmark starts from an empty folder")
@@ -55,7 +59,7 @@ struct BenchCommand: ParsableCommand {
         let durable = durability == .durable
         let runner = BenchRunner(workload: loaded, databaseDirectory: db, durable: durable,
                                  threads: threads ?? (durable ? 8 : 1), limit: limit,
-                                 blockCacheBytes: blockCacheMegabytes << 20)
+                                 blockCacheBytes: blockCacheMegabytes << 20, rowCacheBytes: rowCacheMegabytes << 20)
         try runner.run()
     }
 }

@@ -12,14 +12,16 @@ final class BenchRunner: @unchecked Sendable {
     let threads: Int
     let limit: Int?
     let blockCacheBytes: Int
+    let rowCacheBytes: Int
     let engineName = "msgstore"
     private var store: Store!
     private var blocks: Table!
     private var inbox: Table!
     private var bodies: Table!
 
-    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, blockCacheBytes: Int) {
+    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, blockCacheBytes: Int, rowCacheBytes: Int) {
         self.blockCacheBytes = blockCacheBytes
+        self.rowCacheBytes = rowCacheBytes
         self.workload = workload
         self.databaseDirectory = databaseDirectory
         self.durable = durable
@@ -41,6 +43,7 @@ final class BenchRunner: @unchecked Sendable {
         var options = StoreOptions()
         options.sync = durable ? .always : .none
         options.blockCacheBytes = blockCacheBytes
+        options.rowCacheBytes = rowCacheBytes
 
         // open
         var start = DispatchTime.now()
@@ -49,7 +52,7 @@ final class BenchRunner: @unchecked Sendable {
         inbox = try store.table("inbox")
         bodies = try store.table("bodies")
         var seconds = elapsed(since: start)
-        let config = "sync=\(options.sync.rawValue) block_cache=\(options.blockCacheBytes >> 20)MiB memtable=\(options.memtableBytes >> 20)MiB wal_segment=\(options.walSegmentBytes >> 20)MiB partitions=inbox:16,bodies:8,blocks:4 group_body_once"
+        let config = "sync=\(options.sync.rawValue) block_cache=\(options.blockCacheBytes >> 20)MiB row_cache=\(options.rowCacheBytes >> 20)MiB memtable=\(options.memtableBytes >> 20)MiB wal_segment=\(options.walSegmentBytes >> 20)MiB partitions=inbox:16,bodies:8,blocks:4 group_body_once"
         emit("open", ops: 1, seconds: seconds, throughput: false, fields: [("version", .string("msgstore 0.1")), ("config", .string(config))])
 
         // load_blocks: batches of 1,000, not synced, 1 thread.
