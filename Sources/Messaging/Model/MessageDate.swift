@@ -1,4 +1,5 @@
 import Foundation
+import MsgStore
 
 /// A message date: microseconds since 1970-01-01T00:00:00Z, UTC.
 ///
@@ -33,15 +34,7 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// The wire form, e.g. `2024-06-24T10:49:53.159123Z`.
     public var iso8601String: String {
-        let micros = microsecondsSinceEpoch
-        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
-        let fraction = micros - seconds * 1_000_000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let (year, month, day) = Self.civil(fromDays: days)
-        return Self.pad(year, 4) + "-" + Self.pad(month, 2) + "-" + Self.pad(day, 2) + "T"
-            + Self.pad(secondOfDay / 3600, 2) + ":" + Self.pad(secondOfDay % 3600 / 60, 2) + ":"
-            + Self.pad(secondOfDay % 60, 2) + "." + Self.pad(fraction, 6) + "Z"
+        KeyDecoding.iso8601(micros: microsecondsSinceEpoch)
     }
 
     /// Parses an ISO-8601 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
@@ -85,11 +78,6 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
         self.init(microsecondsSinceEpoch: seconds * 1_000_000 + micros)
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
-
     private static func daysInMonth(year: Int64, month: Int64) -> Int64 {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
@@ -98,7 +86,7 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
         }
     }
 
-    // Howard Hinnant's days_from_civil / civil_from_days.
+    // Howard Hinnant's days_from_civil (the other direction is KeyDecoding.iso8601).
     private static func days(fromCivilYear year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
@@ -106,18 +94,6 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
         let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
-    }
-
-    private static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

@@ -50,6 +50,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        limitMallocArenas()
         let loaded: Workload
         do {
             loaded = try Workload(directory: workload)
