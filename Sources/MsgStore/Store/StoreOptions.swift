@@ -39,8 +39,8 @@ public struct StoreOptions: Sendable {
     /// A partition's memtable becomes immutable (and is flushed) past this size.
     public var memtableBytes: Int = 4 << 20
     /// All memtables together (active and immutable): past it the largest
-    /// active one is flushed early; immutable ones past it stall writers
-    /// until flushes catch up.
+    /// active one is flushed early, and immutable ones past half of it stall
+    /// writers until flushes catch up.
     public var memtableBudgetBytes: Int = 64 << 20
     /// Decoded SSTable blocks kept in memory.
     public var blockCacheBytes: Int = 32 << 20
