@@ -142,7 +142,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
                                            keepManifest: manifestNumber, keepLogs: Set(liveLogs))
 
         // 6. The log to append to, and the threads.
-        let wal = try WriteAheadLog(directory: directory, fileSystem: fileSystem, segmentBytes: options.walSegmentBytes, number: logNumber)
+        let wal = try WriteAheadLog(directory: directory, fileSystem: fileSystem, segmentBytes: options.walSegmentBytes,
+                                    number: logNumber, preallocates: options.sync == .always && options.preallocateLog)
         pipeline = CommitPipeline(wal: wal, lastSequence: lastSequence, clock: clock, target: self, options: options)
         for partition in partitions where partition.active.approximateBytes >= options.memtableBytes {
             partition.rotate(logNumber: logNumber)

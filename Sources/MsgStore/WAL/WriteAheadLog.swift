@@ -3,11 +3,20 @@
 /// holding one encoded ``WriteBatch`` each (docs/wal-format.md).
 ///
 /// Appends are done by the commit leader only (one at a time); the log never
-/// rewrites a byte. Recovery replays every live segment in number order.
+/// rewrites a byte it wrote. Recovery replays every live segment in number order.
+///
+/// **Preallocation** (for sync mode `always`): a new segment is first filled
+/// with zeros to its full size and synced, so that each commit's
+/// `fdatasync` overwrites allocated blocks and has no file-size or extent
+/// metadata to flush (about half the latency of an appending `fdatasync` on
+/// ext4; RocksDB recycles log files for the same reason). A closed segment is
+/// cut back to its written length; the zeros past the last record of the live
+/// one read as an incomplete tail, which recovery cuts (docs/wal-format.md).
 final class WriteAheadLog {
     let directory: String
     let fileSystem: any FileSystem
     let segmentBytes: Int
+    let preallocates: Bool
     private(set) var writer: LogWriter
     /// Number of the segment being appended to.
     private(set) var currentNumber: UInt64
@@ -25,14 +34,43 @@ final class WriteAheadLog {
     }
 
     /// Creates (and makes durable) a new, empty segment `number` to append to.
-    init(directory: String, fileSystem: any FileSystem, segmentBytes: Int, number: UInt64) throws {
+    init(directory: String, fileSystem: any FileSystem, segmentBytes: Int, number: UInt64, preallocates: Bool = false) throws {
         self.directory = directory
         self.fileSystem = fileSystem
         self.segmentBytes = segmentBytes
+        self.preallocates = preallocates
         self.currentNumber = number
-        let file = try fileSystem.open(joinPath(directory, Self.fileName(number)), mode: .createTruncate)
-        try fileSystem.syncDirectory(directory)
-        self.writer = LogWriter(file: file)
+        self.writer = LogWriter(file: try WriteAheadLog.createSegment(
+            directory: directory, number: number, fileSystem: fileSystem, preallocatedBytes: preallocates ? segmentBytes : 0))
+    }
+
+    /// Creates segment `number`, zero-filled to `preallocatedBytes` (plus room
+    /// for one maximal group), synced, and its directory entry synced.
+    private static func createSegment(directory: String, number: UInt64, fileSystem: any FileSystem, preallocatedBytes: Int) throws -> any FileHandle {
+        let file = try fileSystem.open(joinPath(directory, fileName(number)), mode: .createTruncate)
+        do {
+            if preallocatedBytes > 0 {
+                let chunk = [UInt8](repeating: 0, count: 1 << 20)
+                var offset = 0
+                while offset < preallocatedBytes {
+                    try file.write(chunk, at: Int64(offset))
+                    offset += chunk.count
+                }
+                try file.sync()
+            }
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            try? file.close()
+            throw error
+        }
+        return file
+    }
+
+    /// Cuts the segment back to what was written (dropping preallocated zeros) and syncs it.
+    private func trimAndSync() throws {
+        try writer.flush()
+        if preallocates { try writer.file.truncate(to: writer.flushedLength) }
+        try writer.sync()
     }
 
     /// Frames a record into the pending buffer.
@@ -47,21 +85,19 @@ final class WriteAheadLog {
     /// Whether the current segment has grown past its size.
     var isFull: Bool { writer.length >= Int64(segmentBytes) }
 
-    /// Closes the current segment (synced) and starts segment `number`.
+    /// Closes the current segment (synced, cut to its length) and starts segment `number`.
     func roll(to number: UInt64) throws {
-        try writer.flush()
-        try writer.sync()
-        let file = try fileSystem.open(joinPath(directory, Self.fileName(number)), mode: .createTruncate)
-        try fileSystem.syncDirectory(directory)
+        try trimAndSync()
+        let file = try WriteAheadLog.createSegment(directory: directory, number: number, fileSystem: fileSystem,
+                                                   preallocatedBytes: preallocates ? segmentBytes : 0)
         try writer.file.close()
         writer = LogWriter(file: file)
         currentNumber = number
     }
 
-    /// Closes the current segment after syncing it.
+    /// Closes the current segment after cutting it to its length and syncing it.
     func close() throws {
-        try writer.flush()
-        try writer.sync()
+        try trimAndSync()
         try writer.file.close()
     }
 
