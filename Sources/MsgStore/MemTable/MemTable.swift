@@ -45,8 +45,10 @@ final class MemTable: @unchecked Sendable {
 
     /// Adds a version. REQUIRES: `sequence` not used before in this memtable for this key.
     func add(userKey: UnsafeRawBufferPointer, sequence: UInt64, kind: InternalKey.Kind, value: UnsafeRawBufferPointer) {
+        let prefixLength = RowKeyCoding.prefixLength(userKey)
         lock.withLock {
-            list.insert(userKey: userKey, trailer: InternalKey.trailer(sequence: sequence, kind: kind), value: value)
+            list.insert(userKey: userKey, trailer: InternalKey.trailer(sequence: sequence, kind: kind), value: value,
+                        prefixLength: prefixLength)
             if sequence > largestSequence { largestSequence = sequence }
         }
         bytesEstimate.add(userKey.count + value.count + 48, ordering: .relaxed)

@@ -24,10 +24,26 @@ final class SkipList {
     private(set) var count = 0
     /// Scratch for `insert`: the predecessor at each level (one writer, so one buffer).
     private let previous = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: SkipList.maxHeight)
+    /// Insert hints: slot (a hash of the key's row prefix — one partition key)
+    /// → address of the node last inserted with that prefix, 0 when none.
+    /// Rows of one partition key often arrive in sort-key order (an inbox is
+    /// appended to by date), so the new key usually belongs right after that
+    /// node. A hint is only a guess: it is used only after checking order on
+    /// both sides, so a stale or colliding hint costs a full search, never a
+    /// misplaced node (nodes are never removed, so a hint always points to one).
+    private let hints: UnsafeMutablePointer<UInt>
+    static let hintSlots = 4096
+    /// Inserts that took the hinted path (for tests and tuning).
+    private(set) var hintedInserts = 0
 
-    deinit { previous.deallocate() }
+    deinit {
+        previous.deallocate()
+        hints.deallocate()
+    }
 
     init() {
+        hints = .allocate(capacity: SkipList.hintSlots)
+        hints.initialize(repeating: 0, count: SkipList.hintSlots)
         head = arena.allocate(SkipList.headerSize + 8 * SkipList.maxHeight)
         head.storeBytes(of: UInt32(SkipList.maxHeight), as: UInt32.self)
         head.storeBytes(of: 0, toByteOffset: 4, as: UInt32.self)
@@ -118,13 +134,64 @@ final class SkipList {
     // MARK: Insert
 
     /// Inserts `userKey ‖ trailer` → `value`. REQUIRES: no entry with the same internal key.
-    func insert(userKey: UnsafeRawBufferPointer, trailer: UInt64, value: UnsafeRawBufferPointer) {
-        _ = findGreaterOrEqual(userKey: userKey, trailer: trailer, previous: previous)
+    ///
+    /// - Parameter prefixLength: the length of the key's row prefix (its
+    ///   partition key), which selects an insert hint; nil for no hint.
+    /// - Complexity: O(1) expected when the hint holds and the new node has
+    ///   height 1 (three quarters of nodes); otherwise O(log n).
+    func insert(userKey: UnsafeRawBufferPointer, trailer: UInt64, value: UnsafeRawBufferPointer, prefixLength: Int? = nil) {
         let nodeHeight = randomHeight()
+        var slot = -1
+        if let prefixLength, prefixLength > 0, prefixLength <= userKey.count {
+            slot = Int(SkipList.hintHash(UnsafeRawBufferPointer(rebasing: userKey[..<prefixLength])) % UInt64(SkipList.hintSlots))
+            if nodeHeight == 1, let hint = UnsafeMutableRawPointer(bitPattern: hints[slot]),
+               SkipList.isBefore(hint, userKey: userKey, trailer: trailer) {
+                let next = SkipList.next(hint, 0)
+                if next == nil || !SkipList.isBefore(next!, userKey: userKey, trailer: trailer) {
+                    // hint < new < next: only level 0 changes for a node of height 1.
+                    let node = makeNode(userKey: userKey, trailer: trailer, value: value, height: 1)
+                    SkipList.setNext(node, 0, next)
+                    SkipList.setNext(hint, 0, node)
+                    count += 1
+                    hintedInserts += 1
+                    hints[slot] = UInt(bitPattern: node)
+                    return
+                }
+            }
+        }
+        _ = findGreaterOrEqual(userKey: userKey, trailer: trailer, previous: previous)
         if nodeHeight > height {
             for level in height..<nodeHeight { previous[level] = head }
             height = nodeHeight
         }
+        let node = makeNode(userKey: userKey, trailer: trailer, value: value, height: nodeHeight)
+        for level in 0..<nodeHeight {
+            SkipList.setNext(node, level, SkipList.next(previous[level], level))
+            SkipList.setNext(previous[level], level, node)
+        }
+        count += 1
+        if slot >= 0 { hints[slot] = UInt(bitPattern: node) }
+    }
+
+    /// A word-at-a-time hash of a row prefix, for the hint slots.
+    @inline(__always)
+    static func hintHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            offset += 8
+        }
+        while offset < bytes.count {
+            h = (h ^ UInt64(bytes[offset])) &* 0xC4CE_B9FE_1A85_EC53
+            offset += 1
+        }
+        return h ^ (h >> 31)
+    }
+
+    /// Allocates and fills a node (links not set).
+    @inline(__always)
+    private func makeNode(userKey: UnsafeRawBufferPointer, trailer: UInt64, value: UnsafeRawBufferPointer, height nodeHeight: Int) -> UnsafeMutableRawPointer {
         let keyLength = userKey.count + InternalKey.trailerSize
         let node = arena.allocate(SkipList.headerSize + 8 * nodeHeight + keyLength + value.count)
         node.storeBytes(of: UInt32(nodeHeight), as: UInt32.self)
@@ -134,10 +201,6 @@ final class SkipList {
         if let base = userKey.baseAddress { keyStart.copyMemory(from: base, byteCount: userKey.count) }
         (keyStart + userKey.count).storeBytes(of: trailer.littleEndian, as: UInt64.self)
         if let base = value.baseAddress { (keyStart + keyLength).copyMemory(from: base, byteCount: value.count) }
-        for level in 0..<nodeHeight {
-            SkipList.setNext(node, level, SkipList.next(previous[level], level))
-            SkipList.setNext(previous[level], level, node)
-        }
-        count += 1
+        return node
     }
 }
