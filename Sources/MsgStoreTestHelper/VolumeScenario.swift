@@ -63,10 +63,13 @@ func runVolume(_ arguments: [String]) {
     }
 }
 
-struct SplitMix {
+/// SplitMix64: a small deterministic generator (the tests use it too, as `SeededGenerator`).
+public struct SplitMix: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    /// A generator starting from `seed`.
+    public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,5 +1,6 @@
 import Foundation
 @testable import MsgStore
+@testable import MsgStoreTestHelper
 
 /// A fresh temporary directory, removed when the value is deinitialized.
 final class TestDirectory: Sendable {
@@ -16,18 +17,9 @@ final class TestDirectory: Sendable {
     func file(_ name: String) -> String { path + "/" + name }
 }
 
-/// A deterministic random generator (SplitMix64) whose seed tests print.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A deterministic random generator (SplitMix64) whose seed tests print: the
+/// test helper's own generator.
+typealias SeededGenerator = SplitMix
 
 /// The seed for a randomized test: `MSGSTORE_SEED` if set, else random; printed.
 func testSeed(_ name: String = #function) -> UInt64 {
