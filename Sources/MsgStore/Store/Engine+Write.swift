@@ -121,8 +121,9 @@ extension Engine {
                 rotated = true
             }
         }
-        let (liveCount, oldest) = versionLock.withLock { (liveLogs.count, liveLogs.first) }
-        if liveCount > options.maxLiveLogSegments, let oldest {
+        let liveCount = liveLogCount.load(ordering: .relaxed)
+        let oldest = oldestLiveLog.load(ordering: .relaxed)
+        if liveCount > options.maxLiveLogSegments, liveCount > 0 {
             for partition in partitions where !partition.active.isEmpty && partition.active.firstLogNumber <= oldest {
                 rotate(partition, logNumber: logNumber)
                 rotated = true

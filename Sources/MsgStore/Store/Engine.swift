@@ -40,7 +40,14 @@ final class Engine: CommitTarget, @unchecked Sendable {
     let progressWakeup: LockCondition
     var manifest: Manifest
     var versionState: VersionState
-    var liveLogs: [UInt64]
+    var liveLogs: [UInt64] {
+        didSet { publishLiveLogs() }
+    }
+    /// `liveLogs.count` and `liveLogs.first`, readable by the commit leader
+    /// without `versionLock` (which the background threads hold across
+    /// manifest fsyncs: the leader must not wait on those).
+    let liveLogCount = Atomic<Int>(0)
+    let oldestLiveLog = Atomic<UInt64>(0)
     var backgroundError: StoreError?
     var stopping = false
     /// `settle()` is waiting: L0 files are compacted whatever their count.
@@ -138,6 +145,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
         nextFileNumber = Atomic(state.nextFileNumber)
         currentLogNumber = Atomic(logNumber)
         liveLogs = (allSegments.filter { $0 >= state.logNumber } + [logNumber]).sorted()
+        publishLiveLogs()
         try Engine.removeUnreferencedFiles(directory: directory, fileSystem: fileSystem, state: state,
                                            keepManifest: manifestNumber, keepLogs: Set(liveLogs))
 
@@ -251,6 +259,12 @@ final class Engine: CommitTarget, @unchecked Sendable {
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Copies the live-log facts the leader reads into atomics. REQUIRES: versionLock held (or init).
+    func publishLiveLogs() {
+        liveLogCount.store(liveLogs.count, ordering: .relaxed)
+        oldestLiveLog.store(liveLogs.first ?? 0, ordering: .relaxed)
+    }
 
     /// A new file number.
     func newFileNumber() -> UInt64 { nextFileNumber.add(1, ordering: .relaxed).oldValue }
