@@ -235,10 +235,12 @@ enum TestSchema {
         batch.put(kv, RowKey(partitionKey: [1]), value: [1])
         try store.write(batch)
         fileSystem.failSyncs(true)
-        #expect { try store.write(batch) } throws: { ($0 as! StoreError).code == .io }
+        #expect { try store.write(batch) } throws: { ($0 as! StoreError).code == .unavailable }
         fileSystem.failSyncs(false)
         // Once the log failed, the store refuses further writes rather than guess what is durable.
-        #expect { try store.write(batch) } throws: { ($0 as! StoreError).code == .io }
+        #expect { try store.write(batch) } throws: { ($0 as! StoreError).code == .unavailable }
+        #expect(store.writeRefusal?.code == .unavailable)
+        #expect(try store.get(kv, RowKey(partitionKey: [1])) == [1], "reads go on")
         #expect(throws: StoreError.self) { try store.close() }
     }
 

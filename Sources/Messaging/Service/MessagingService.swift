@@ -130,9 +130,13 @@ public struct MessagingService: Sendable {
         return InboxPage(messages: messages, nextPageToken: nextPageToken)
     }
 
-    /// Throws `.unavailable` unless the storage is open and answers a read.
+    /// Throws `.unavailable` unless the storage is open, answers a read and
+    /// accepts writes (a read-only store is unhealthy: sends would fail).
     public func checkHealth() async throws {
         _ = try await storage.userExists(UserID(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))))
+        if let problem = await storage.healthProblem() {
+            throw MessagingError(.unavailable, problem)
+        }
     }
 
     // MARK: Checks

@@ -57,12 +57,16 @@ public final class EngineMessagingStorage: MessagingStorage {
 
     private typealias Layout = EngineMessagingLayout
 
-    /// Runs an engine call, turning a closed store into `.unavailable`.
+    /// Runs an engine call, turning a closed store, a store that refuses
+    /// writes (read-only after a failed log write, or a full disk) and other
+    /// I/O failures into `.unavailable` with the reason.
     private func engine<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as StoreError where error.code == .closed {
             throw MessagingError(.unavailable, "The store is closed.")
+        } catch let error as StoreError where error.code == .unavailable || error.code == .io {
+            throw MessagingError(.unavailable, "The store cannot take this request now: \(error.message)")
         }
     }
 
@@ -263,6 +267,10 @@ public final class EngineMessagingStorage: MessagingStorage {
     }
 
     // MARK: Lifecycle
+
+    public func healthProblem() async -> String? {
+        store.writeRefusal.map { "The store refuses writes: \($0.message)" }
+    }
 
     public func close() async throws {
         do {

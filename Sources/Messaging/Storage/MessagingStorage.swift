@@ -103,4 +103,13 @@ public protocol MessagingStorage: Sendable {
 
     /// Flushes and closes the store. Later calls throw `.unavailable`.
     func close() async throws
+
+    /// Why the storage cannot serve every request now (for example: it is
+    /// read-only after a failed log write), or nil when healthy.
+    func healthProblem() async -> String?
+}
+
+extension MessagingStorage {
+    /// Healthy unless a backend says otherwise.
+    public func healthProblem() async -> String? { nil }
 }

@@ -10,7 +10,8 @@ import Synchronization
 /// read at snapshot `S` only if `S ≥ lastWriteSequence` of the shard — i.e.
 /// every write that touched the shard so far is in what it read — so a
 /// stale result can never be cached. Insert and invalidate serialize on the
-/// shard's lock. Eviction is first-in first-out within a byte budget.
+/// shard's lock. Eviction is CLOCK (second chance) within a byte budget;
+/// invalidated entries free their slot at once.
 final class RowCache: Sendable {
     /// What a lookup found.
     enum Cached: Sendable {
@@ -55,14 +56,61 @@ final class RowCache: Sendable {
         return h
     }
 
+    /// One shard: a CLOCK cache (second chance) bounded by bytes. Entries
+    /// live in `slots`; `map` finds a key's slot; freed slots are reused, so
+    /// memory is bounded by the most entries the shard ever held at once.
+    /// A hit sets the entry's reference bit; eviction sweeps the hand over
+    /// the slots, clearing set bits and evicting the first entry found clear.
     private struct State: ~Copyable {
-        var map: [Key: Cached] = [:]
-        var order: [Key] = []
-        var head = 0
+        struct Slot {
+            var key: Key
+            var value: Cached
+            var referenced: Bool
+        }
+        var map: [Key: Int] = [:]
+        var slots: [Slot?] = []
+        var free: [Int] = []
+        var hand = 0
         var bytes = 0
         var lastWriteSequence: UInt64 = 0
         var hits = 0
         var misses = 0
+
+        mutating func remove(slot index: Int) {
+            guard let slot = slots[index] else { return }
+            slots[index] = nil
+            map.removeValue(forKey: slot.key)
+            free.append(index)
+            bytes -= RowCache.charge(slot.key, slot.value)
+        }
+
+        /// Evicts until `bytes ≤ capacity`.
+        mutating func evict(toFit capacity: Int) {
+            var steps = 0
+            while bytes > capacity, !slots.isEmpty, steps < 3 * slots.count {
+                if hand >= slots.count { hand = 0 }
+                if let slot = slots[hand] {
+                    if slot.referenced {
+                        slots[hand]!.referenced = false
+                    } else {
+                        remove(slot: hand)
+                    }
+                }
+                hand += 1
+                steps += 1
+            }
+            // Keep the slot array from holding mostly holes after a burst.
+            if free.count > 64 && free.count * 2 > slots.count { compact() }
+        }
+
+        private mutating func compact() {
+            let live = slots.compactMap { $0 }
+            slots = live.map { Optional($0) }
+            free.removeAll(keepingCapacity: false)
+            map.removeAll(keepingCapacity: true)
+            for (index, slot) in live.enumerated() { map[slot.key] = index }
+            hand = 0
+        }
     }
 
     private final class Shard: Sendable {
@@ -81,7 +129,7 @@ final class RowCache: Sendable {
         shards[Int((hash >> 40) % UInt64(shards.count))]
     }
 
-    private static func charge(_ key: Key, _ value: Cached) -> Int {
+    fileprivate static func charge(_ key: Key, _ value: Cached) -> Int {
         if case .value(let bytes) = value { return key.userKey.count + bytes.count + 80 }
         return key.userKey.count + 80
     }
@@ -90,9 +138,10 @@ final class RowCache: Sendable {
     func lookup(table: UInt32, userKey: [UInt8]) -> Cached? {
         let key = Key(table: table, userKey: userKey)
         return shard(key.hash).state.withLock { state in
-            if let found = state.map[key] {
+            if let index = state.map[key], let slot = state.slots[index] {
                 state.hits += 1
-                return found
+                if !slot.referenced { state.slots[index]!.referenced = true }
+                return slot.value
             }
             state.misses += 1
             return nil
@@ -108,20 +157,18 @@ final class RowCache: Sendable {
             guard snapshot >= state.lastWriteSequence, state.map[key] == nil else { return }
             let charge = RowCache.charge(key, result)
             guard charge <= capacity else { return }
-            state.map[key] = result
-            state.order.append(key)
+            let slot = State.Slot(key: key, value: result, referenced: false)
+            let index: Int
+            if let reused = state.free.popLast() {
+                index = reused
+                state.slots[index] = slot
+            } else {
+                index = state.slots.count
+                state.slots.append(slot)
+            }
+            state.map[key] = index
             state.bytes += charge
-            while state.bytes > capacity, state.head < state.order.count {
-                let victim = state.order[state.head]
-                state.head += 1
-                if let removed = state.map.removeValue(forKey: victim) {
-                    state.bytes -= RowCache.charge(victim, removed)
-                }
-            }
-            if state.head > 1024 && state.head * 2 > state.order.count {
-                state.order.removeFirst(state.head)
-                state.head = 0
-            }
+            state.evict(toFit: capacity)
         }
     }
 
@@ -133,9 +180,15 @@ final class RowCache: Sendable {
             if sequence > state.lastWriteSequence { state.lastWriteSequence = sequence }
             guard !state.map.isEmpty else { return }
             let key = Key(table: table, userKey: Array(userKey))
-            if let removed = state.map.removeValue(forKey: key) {
-                state.bytes -= RowCache.charge(key, removed)
-            }
+            if let index = state.map[key] { state.remove(slot: index) }
+        }
+    }
+
+    /// Entries and slots (live plus reusable) held, over all shards: slots
+    /// never exceed the most entries held at once.
+    var occupancy: (entries: Int, slots: Int) {
+        shards.reduce((0, 0)) { total, shard in
+            shard.state.withLock { (total.0 + $0.map.count, total.1 + $0.slots.count) }
         }
     }
 

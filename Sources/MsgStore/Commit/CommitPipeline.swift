@@ -9,10 +9,26 @@ protocol CommitTarget: AnyObject, Sendable {
     func expandIndexes(_ batch: inout WriteBatch, overlay: inout IndexOverlay) throws
     /// Inserts a logged batch into the memtables.
     func apply(_ record: UnsafeRawBufferPointer) throws
-    /// Called by the leader after a group is applied (memtable rotation, flush scheduling).
-    func afterGroup() throws
-    /// Blocks the leader while the memtables are over budget (flushes catching up).
+    /// Called by the leader after a group is applied and published (log
+    /// roll, memtable rotation, flush scheduling). Returns an error only when
+    /// the log can no longer be trusted: later writes are then refused.
+    func afterGroup() -> StoreError?
+    /// Blocks the leader while the memtables are over budget (flushes
+    /// catching up). Throws — and the group is refused, with nothing of it
+    /// logged — when writes cannot go on now.
     func waitForMemoryBudget() throws
+}
+
+/// How a group commit ended.
+private enum GroupOutcome {
+    /// Logged, applied and published; with `laterFailure`, work after the
+    /// publication failed and later writes are refused.
+    case committed([CommitReceipt], laterFailure: StoreError?)
+    /// Refused before any byte of it reached the log; the pipeline goes on.
+    case refused(StoreError)
+    /// The log write or sync failed: the group is not acknowledged, and the
+    /// pipeline refuses every later write (the store is read-only until restarted).
+    case failed(StoreError)
 }
 
 /// Group commit (LevelDB's writer queue, RocksDB's write group).
@@ -163,6 +179,12 @@ final class CommitPipeline: @unchecked Sendable {
         return try body()
     }
 
+    /// Bytes of batches still held by finished requests (0: each is released
+    /// as soon as its group ends).
+    var finishedRequestBytes: Int {
+        lock.withLock { queue[..<queueHead].reduce(0) { $0 + $1.batch.bytes.count - WriteBatch.headerSize } }
+    }
+
     /// The error that stopped the pipeline, if any.
     var failed: StoreError? { lock.withLock { failure } }
 
@@ -196,16 +218,16 @@ final class CommitPipeline: @unchecked Sendable {
             bytes += next.batch.byteCount
             queueHead += 1
         }
-        if queueHead > 1024 && queueHead * 2 > queue.count {
+        if queueHead > 64 && queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)
             queueHead = 0
         }
         let failureBefore = failure
         lock.unlock()
 
-        let outcome: Result<[CommitReceipt], StoreError>
+        let outcome: GroupOutcome
         if let failureBefore {
-            outcome = .failure(failureBefore)
+            outcome = .refused(failureBefore)
         } else {
             outcome = runGroup(group)
         }
@@ -213,13 +235,21 @@ final class CommitPipeline: @unchecked Sendable {
         var continuations: [(CheckedContinuation<CommitReceipt, any Error>, Result<CommitReceipt, StoreError>)] = []
         lock.lock()
         switch outcome {
-        case .success(let receipts):
+        case .committed(let receipts, let laterFailure):
             for (request, receipt) in zip(group, receipts) { request.result = .success(receipt) }
-        case .failure(let error):
-            if failure == nil { failure = error }
+            if let laterFailure, failure == nil { failure = Self.readOnly(laterFailure) }
+        case .refused(let error):
             for request in group { request.result = .failure(error) }
+        case .failed(let error):
+            if failure == nil { failure = Self.readOnly(error) }
+            let refusal = StoreError(.unavailable, "the write was not acknowledged and will not be applied: \(error)",
+                                     file: error.file, errno: error.errno)
+            for request in group { request.result = .failure(refusal) }
         }
         for request in group {
+            // A finished request keeps only its result: the batch's bytes go now,
+            // not when the queue is next compacted.
+            request.batch = Self.releasedBatch
             if let continuation = request.continuation { continuations.append((continuation, request.result!)) }
         }
         leaderActive = false
@@ -232,45 +262,84 @@ final class CommitPipeline: @unchecked Sendable {
         lock.lock()
     }
 
+    /// What a finished request holds instead of its batch (shared storage, no allocation).
+    private static let releasedBatch = WriteBatch()
+
+    /// The error every write gets once the log can no longer be trusted.
+    private static func readOnly(_ cause: StoreError) -> StoreError {
+        StoreError(.unavailable, "the store is read-only after a failed write to its log or manifest "
+                   + "(restart it to recover; nothing acknowledged is lost): \(cause)", file: cause.file, errno: cause.errno)
+    }
+
+    /// Refuses every later write with `error` (the store became read-only).
+    func fail(_ error: StoreError) {
+        lock.withLock { if failure == nil { failure = Self.readOnly(error) } }
+    }
+
+    private static func storeError(_ error: any Error) -> StoreError {
+        error as? StoreError ?? StoreError(.io, "commit failed: \(error)")
+    }
+
     /// Sequences, logs, syncs and applies a group. Runs without the lock.
-    private func runGroup(_ group: [Request]) -> Result<[CommitReceipt], StoreError> {
+    ///
+    /// Every batch is prepared (stamped, index ops added, sequenced) before
+    /// any byte reaches the log, so a batch that fails preparation leaves
+    /// nothing behind: the whole group is refused and the pipeline goes on.
+    private func runGroup(_ group: [Request]) -> GroupOutcome {
         do {
             try target.waitForMemoryBudget()
-            var overlay = IndexOverlay()
-            var receipts: [CommitReceipt] = []
-            receipts.reserveCapacity(group.count)
-            var wantsSync = false
-            let firstSequence = nextSequence
+        } catch {
+            return .refused(Self.storeError(error))
+        }
+        var overlay = IndexOverlay()
+        var receipts: [CommitReceipt] = []
+        receipts.reserveCapacity(group.count)
+        var wantsSync = false
+        let firstSequence = nextSequence
+        do {
             for request in group {
                 let timestamp = clock.next()
                 request.batch.applyStamps(timestamp)
                 if request.batch.touchesIndexedTable {
                     try target.expandIndexes(&request.batch, overlay: &overlay)
                 }
-                let base = nextSequence
-                request.batch.writeHeader(baseSequence: base, timestamp: timestamp)
-                nextSequence += UInt64(max(request.batch.count, 1))
+                let count = UInt64(max(request.batch.count, 1))
+                guard nextSequence <= UInt64.max - count else {
+                    throw StoreError(.limitExceeded, "sequence numbers are exhausted")
+                }
+                request.batch.writeHeader(baseSequence: nextSequence, timestamp: timestamp)
+                nextSequence += count
                 receipts.append(CommitReceipt(sequence: nextSequence - 1, timestamp: timestamp))
-                request.batch.bytes.withUnsafeBytes { wal.append($0) }
                 wantsSync = wantsSync || request.sync
             }
-            let shouldSync = wantsSync
-            let lengthBefore = wal.writer.flushedLength
+        } catch {
+            nextSequence = firstSequence
+            return .refused(Self.storeError(error))
+        }
+        wal.appendCheckpointIfNeeded()
+        for request in group {
+            request.batch.bytes.withUnsafeBytes { wal.append($0) }
+        }
+        let shouldSync = wantsSync
+        let lengthBefore = wal.writer.flushedLength
+        do {
             try wal.commit(sync: shouldSync)
-            stats.logBytes.add(UInt64(wal.writer.flushedLength - lengthBefore), ordering: .relaxed)
+        } catch {
+            return .failed(Self.storeError(error))
+        }
+        stats.logBytes.add(UInt64(wal.writer.flushedLength - lengthBefore), ordering: .relaxed)
+        do {
             for request in group {
                 try request.batch.bytes.withUnsafeBytes { try target.apply($0) }
             }
-            publishedTimestamp.store(clock.last, ordering: .relaxed)
-            published.store(nextSequence - 1, ordering: .releasing)
-            stats.record(batches: group.count, sequences: nextSequence - firstSequence, synced: shouldSync)
-            try target.afterGroup()
-            return .success(receipts)
-        } catch let error as StoreError {
-            return .failure(error)
         } catch {
-            return .failure(StoreError(.io, "commit failed: \(error)"))
+            // Logged but not applicable: the memtables no longer match the log.
+            return .failed(Self.storeError(error))
         }
+        publishedTimestamp.store(clock.last, ordering: .relaxed)
+        published.store(nextSequence - 1, ordering: .releasing)
+        stats.record(batches: group.count, sequences: nextSequence - firstSequence, synced: shouldSync)
+        return .committed(receipts, laterFailure: target.afterGroup())
     }
 
     /// The log, for the leader's own use in `afterGroup` (rolling segments).

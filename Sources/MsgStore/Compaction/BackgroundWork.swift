@@ -1,8 +1,19 @@
 /// Background work: one flush thread (immutable memtables → L0 SSTables) and
 /// one compaction thread (leveled, per partition), both the engine's own OS
-/// threads. A failure in either stops the store's writes with that error
-/// (like RocksDB's background error) rather than carrying on unsafely.
+/// threads.
+///
+/// Failures are classified: writing an SSTable (open, write, sync) fails
+/// before anything relies on the file, so the job is retried with backoff
+/// (``RetryBackoff``; a full disk may free up). A failed manifest write
+/// leaves the manifest's state unknown: the store becomes read-only (writes
+/// answer `.unavailable`, reads go on) until it is reopened, which recovers
+/// everything acknowledged from the log.
 extension Engine {
+    /// A job failed before anything relied on its output: retry later.
+    struct TransientFailure: Error {
+        let error: StoreError
+    }
+
     func startBackgroundThreads() {
         versionLock.withLock { runningThreads = 2 }
         startThread(name: "msgstore-flush") { [self] in backgroundLoop(flushing: true) }
@@ -26,19 +37,25 @@ extension Engine {
                 backgroundWakeup.wait()
                 continue
             }
+            let retryAt = flushing ? flushRetry.notBefore : compactionRetry.notBefore
+            let now = CommitClock.monotonicMicroseconds()
+            if retryAt > now {
+                backgroundWakeup.wait(seconds: Double(retryAt - now) / 1e6)
+                continue
+            }
             if flushing, let (partition, memtable) = nextFlush() {
                 runningJobs += 1
                 versionLock.unlock()
                 let result = Result { try flush(memtable, of: partition) }
                 versionLock.lock()
-                finishJob(result)
+                finishJob(result, flushing: true)
             } else if !flushing, let job = pickCompaction() {
                 runningJobs += 1
                 versionLock.unlock()
                 let result = Result { try compact(job) }
                 job.partition.endCompaction()
                 versionLock.lock()
-                finishJob(result)
+                finishJob(result, flushing: false)
             } else {
                 backgroundWakeup.wait()
             }
@@ -49,10 +66,19 @@ extension Engine {
     }
 
     /// REQUIRES: versionLock held.
-    private func finishJob(_ result: Result<Void, any Error>) {
+    private func finishJob(_ result: Result<Void, any Error>, flushing: Bool) {
         runningJobs -= 1
-        if case .failure(let error) = result, backgroundError == nil {
-            backgroundError = error as? StoreError ?? StoreError(.io, "background work failed: \(error)")
+        switch result {
+        case .success:
+            if flushing { flushRetry.succeeded() } else { compactionRetry.succeeded() }
+        case .failure(let failure as TransientFailure):
+            if flushing { flushRetry.failed(failure.error) } else { compactionRetry.failed(failure.error) }
+        case .failure(let error):
+            if backgroundError == nil {
+                let error = error as? StoreError ?? StoreError(.io, "background work failed: \(error)")
+                backgroundError = error
+                pipeline.fail(error)
+            }
         }
         backgroundWakeup.broadcast()
         progressWakeup.broadcast()
@@ -80,15 +106,22 @@ extension Engine {
         tableOptions.prefixBitsPerKey = options.bloomBitsPerKey
         let iterator = memtable.makeIterator()
         iterator.seekToFirst()
-        let output = try writeTables(from: iterator, dropTombstones: false, options: tableOptions, splitBytes: .max)
+        let output: [TableFile]
+        do {
+            output = try writeTables(from: iterator, dropsTombstone: nil, options: tableOptions, splitBytes: .max)
+        } catch {
+            throw TransientFailure(error: error as? StoreError ?? StoreError(.io, "flush failed: \(error)"))
+        }
         var edit = VersionEdit()
         edit.flushed[partition.id] = memtable.largestSequence
         for file in output { edit.addedFiles.append((partition.id, 0, file.metadata)) }
+        testHooks.run(.flushBeforeManifestEdit)
         try versionLock.withLock {
             edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
             edit.lastSequence = pipeline.published.load(ordering: .acquiring)
             edit.lastTimestamp = pipeline.publishedTimestamp.load(ordering: .relaxed)
             try recordEdit(edit)
+            testHooks.run(.flushAfterManifestEdit)
             partition.installFlush(of: memtable, file: output.first)
             counters.immutableMemtableBytes.add(-memtable.approximateBytes, ordering: .relaxed)
             counters.flushes.add(1, ordering: .relaxed)
@@ -113,7 +146,8 @@ extension Engine {
             try? fileSystem.remove(joinPath(directory, WriteAheadLog.fileName(number)))
         }
         liveLogs.removeAll { $0 < needed }
-        try fileSystem.syncDirectory(directory)
+        // Best effort: a removal that does not survive a crash is redone at open.
+        try? fileSystem.syncDirectory(directory)
     }
 
     /// REQUIRES: versionLock held.
@@ -125,10 +159,12 @@ extension Engine {
 
     /// Writes the entries of `iterator` (positioned at its first entry),
     /// newest version of each user key only, into one or more SSTables cut at
-    /// `splitBytes`; tombstones are dropped when `dropTombstones`. Returns
-    /// the opened files (not yet in any version).
+    /// `splitBytes`; a tombstone is dropped when `dropsTombstone` says so for
+    /// its user key (nil: every tombstone is kept). Returns the opened files
+    /// (not yet in any version).
     func writeTables(
-        from iterator: any InternalIterator, dropTombstones: Bool, options tableOptions: TableOptions, splitBytes: UInt64
+        from iterator: any InternalIterator, dropsTombstone: ((UnsafeRawBufferPointer) -> Bool)?,
+        options tableOptions: TableOptions, splitBytes: UInt64
     ) throws -> [TableFile] {
         var outputs: [TableFile] = []
         var builder: TableBuilder?
@@ -160,7 +196,7 @@ extension Engine {
                     lastUserKey.append(contentsOf: userKey)
                     hasLast = true
                     let isTombstone = InternalKey.kind(key) == .deletion
-                    if !(isTombstone && dropTombstones) {
+                    if !(isTombstone && dropsTombstone?(userKey) == true) {
                         if let current = builder, current.estimatedFileSize >= splitBytes { try finishCurrent() }
                         if builder == nil {
                             number = newFileNumber()

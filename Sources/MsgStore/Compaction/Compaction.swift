@@ -2,8 +2,11 @@
 /// into L1 when there are `level0CompactionTrigger` of them; a level past its
 /// byte target pushes one file (round robin over its key range) into the next
 /// level, merged with the files there that overlap it. Only the newest
-/// version of each key is kept; tombstones are dropped when no deeper level
-/// can hold an older version of the key.
+/// version of each key is kept; a tombstone is dropped only when no level
+/// below the output can hold an older version of *that key* (LevelDB's
+/// `IsBaseLevelForKey`): deciding by the inputs' range alone would drop the
+/// tombstones of overlapping output-level files whose range reaches further,
+/// and bring deleted rows back.
 struct CompactionJob {
     let partition: Partition
     let level: Int
@@ -11,10 +14,21 @@ struct CompactionJob {
     let inputs: [TableFile]
     /// Input files of `level + 1` that overlap them.
     let overlapping: [TableFile]
-    /// Whether no level below `level + 1` overlaps the inputs' range.
-    let isBottommost: Bool
+    /// The partition's files below the output level (`level + 2` …), as they
+    /// are while the job runs (only this job compacts the partition; flushes
+    /// add to L0 only).
+    let deeper: PartitionVersion
 
     var outputLevel: Int { level + 1 }
+
+    /// Whether no level below the output level may hold `userKey`: a
+    /// tombstone for it can then be dropped.
+    func isBaseLevel(forUserKey userKey: UnsafeRawBufferPointer) -> Bool {
+        for level in (outputLevel + 1)..<levelCount where deeper.file(level: level, containing: userKey) != nil {
+            return false
+        }
+        return true
+    }
 }
 
 extension Engine {
@@ -49,12 +63,10 @@ extension Engine {
         let smallest = inputs.map(\.metadata.smallestUserKey).min { compareBytes(Array($0), Array($1)) < 0 }!
         let largest = inputs.map(\.metadata.largestUserKey).max { compareBytes(Array($0), Array($1)) < 0 }!
         let overlapping = version.overlapping(level: best.level + 1, smallest: smallest, largest: largest)
-        var bottommost = true
-        for deeper in (best.level + 2)..<levelCount where !version.overlapping(level: deeper, smallest: smallest, largest: largest).isEmpty {
-            bottommost = false
-        }
+        var deeper = PartitionVersion()
+        for level in (best.level + 2)..<levelCount { deeper.levels[level] = version.levels[level] }
         return CompactionJob(partition: best.partition, level: best.level, inputs: inputs,
-                             overlapping: overlapping, isBottommost: bottommost)
+                             overlapping: overlapping, deeper: deeper)
     }
 
     /// Runs a compaction and installs its result.
@@ -77,17 +89,24 @@ extension Engine {
             tableOptions.dictionary = TableOptions.DictionaryOptions(
                 sizeBytesMax: options.dictionaryBytes, trainingBytes: min(options.targetFileBytes, options.dictionaryBytes * 16))
         }
-        let outputs = try writeTables(from: merged, dropTombstones: job.isBottommost, options: tableOptions,
+        let outputs: [TableFile]
+        do {
+            outputs = try writeTables(from: merged, dropsTombstone: job.isBaseLevel(forUserKey:), options: tableOptions,
                                       splitBytes: UInt64(options.targetFileBytes))
+        } catch let error as StoreError where error.code != .corruption {
+            throw TransientFailure(error: error)
+        }
 
         var edit = VersionEdit()
         for file in job.inputs { edit.deletedFiles.append((job.partition.id, job.level, file.metadata.number)) }
         for file in job.overlapping { edit.deletedFiles.append((job.partition.id, job.outputLevel, file.metadata.number)) }
         for file in outputs { edit.addedFiles.append((job.partition.id, job.outputLevel, file.metadata)) }
         let inputBytes = (job.inputs + job.overlapping).reduce(0) { $0 + $1.metadata.size }
+        testHooks.run(.compactionBeforeManifestEdit)
         try versionLock.withLock {
             edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
             try recordEdit(edit)
+            testHooks.run(.compactionAfterManifestEdit)
             job.partition.installCompaction(
                 removed: Set((job.inputs + job.overlapping).map(\.metadata.number)),
                 added: outputs.map { (job.outputLevel, $0) })
@@ -111,10 +130,13 @@ extension Engine {
     func settle() throws -> String {
         try pipeline.withExclusiveLeadership {
             // A fresh log segment, so that the old ones hold only flushed data and can go.
-            let number = newFileNumber()
-            try pipeline.logForLeader.roll(to: number)
-            currentLogNumber.store(number, ordering: .releasing)
-            versionLock.withLock { liveLogs.append(number) }
+            do {
+                try rollLog()
+            } catch let error as StoreError where error.code != .unavailable {
+                pipeline.fail(error)
+                throw error
+            }
+            let number = currentLogNumber.load(ordering: .relaxed)
             for partition in partitions { rotate(partition, logNumber: number) }
         }
         try versionLock.withLock {
@@ -132,6 +154,22 @@ extension Engine {
         return "memtables flushed; compaction idle; files/level=\(files); sst_bytes=\(statistics.sstBytes); "
             + "write_amp=\(String(describing: (statistics.writeAmplification * 100).rounded() / 100)); "
             + "flushes=\(statistics.flushes) compactions=\(statistics.compactions)"
+    }
+
+    /// Makes every non-empty memtable immutable and waits until all are
+    /// flushed to L0 SSTables (compactions they make due run on their own).
+    func flushMemtables() throws {
+        try pipeline.withExclusiveLeadership {
+            let logNumber = currentLogNumber.load(ordering: .relaxed)
+            for partition in partitions { rotate(partition, logNumber: logNumber) }
+        }
+        try versionLock.withLock {
+            backgroundWakeup.broadcast()
+            while backgroundError == nil && !stopping && nextFlushPending() {
+                progressWakeup.wait()
+            }
+            if let backgroundError { throw backgroundError }
+        }
     }
 
     /// REQUIRES: versionLock held.

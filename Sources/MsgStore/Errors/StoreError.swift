@@ -31,6 +31,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let closed = Code("closed")
         /// The declared schema disagrees with the one the data directory was created with.
         public static let schemaMismatch = Code("schemaMismatch")
+        /// The store refuses writes for now: a write or `fsync` of the log or
+        /// manifest failed (the store is read-only until restarted; nothing
+        /// acknowledged is lost), or background work keeps failing (for example
+        /// a full disk) while writes wait for it. Reads go on. The message says why.
+        public static let unavailable = Code("unavailable")
         /// The file was written by a newer (or unknown) format version.
         public static let unsupportedFormat = Code("unsupportedFormat")
     }

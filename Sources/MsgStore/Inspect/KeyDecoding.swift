@@ -59,6 +59,10 @@ public enum KeyDecoding {
 
     /// Microseconds since the epoch as `2024-06-24T10:49:53.159123Z`.
     public static func iso8601(micros: Int64) -> String {
+        // Years 0001…9999 only: crafted keys may hold any 64-bit value.
+        guard micros >= -62_135_596_800_000_000, micros <= 253_402_300_799_999_999 else {
+            return "out-of-range(\(micros)µs)"
+        }
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400

@@ -24,6 +24,9 @@ public struct LogInspection: Sendable, Codable {
     public var path: String
     public var sizeBytes: Int64
     public var records: [Record]
+    /// The largest synced length a checkpoint record states: bytes before it
+    /// were durable when the segment was last written.
+    public var syncedThrough: Int64?
     /// Where an incomplete or damaged tail starts (normal for the segment a running server appends to).
     public var tornTailOffset: Int64?
     public var tornTailReason: String?
@@ -35,7 +38,12 @@ public struct LogInspection: Sendable, Codable {
         tableNames: [UInt32: String] = [:]
     ) throws -> LogInspection {
         var records: [Record] = []
+        var syncedThrough: Int64?
         let summary = try LogReader(path: path, mode: .pointInTime).read(using: fileSystem) { offset, record in
+            if let synced = WriteAheadLog.checkpointedLength(record) {
+                syncedThrough = max(syncedThrough ?? 0, synced)
+                return
+            }
             guard let header = BatchDecoder.header(record) else {
                 throw StoreError.corruption("log record too short for a batch header", file: path, offset: offset)
             }
@@ -55,7 +63,7 @@ public struct LogInspection: Sendable, Codable {
             records.append(Record(offset: offset, bytes: record.count, baseSequence: header.baseSequence, count: header.count,
                                   timestamp: KeyDecoding.iso8601(micros: header.timestamp), ops: ops))
         }
-        return LogInspection(path: path, sizeBytes: try fileSystem.fileSize(path), records: records,
+        return LogInspection(path: path, sizeBytes: try fileSystem.fileSize(path), records: records, syncedThrough: syncedThrough,
                              tornTailOffset: summary.tornTail?.offset, tornTailReason: summary.tornTail?.reason)
     }
 }

@@ -87,7 +87,10 @@ public enum StoreVerifier {
     static func verifyLog(_ path: String, isLive: Bool, fileSystem: any FileSystem, into report: inout VerificationReport) {
         do {
             var records = 0
-            let summary = try LogReader(path: path, mode: .strict).read(using: fileSystem) { offset, record in
+            let checkpoints: ((UnsafeRawBufferPointer) -> Int64?)? = isLive ? { WriteAheadLog.checkpointedLength($0) } : nil
+            let reader = LogReader(path: path, mode: .strict, syncedLength: checkpoints)
+            let summary = try reader.read(using: fileSystem) { offset, record in
+                if WriteAheadLog.checkpointedLength(record) != nil { return }
                 guard BatchDecoder.header(record) != nil, BatchDecoder.forEachOp(record, { _ in }) else {
                     throw StoreError.corruption("malformed batch", file: path, offset: offset)
                 }

@@ -92,12 +92,18 @@ final class MergingIterator: InternalIterator {
 final class SnapshotIterator {
     private let source: any InternalIterator
     private let snapshot: UInt64
+    /// What must outlive the iterator: the read view whose memtables and
+    /// SSTables the source reads (a compaction may drop those files from the
+    /// current version meanwhile; they are closed and deleted only when the
+    /// last holder lets go).
+    private let pinned: AnyObject?
     private var currentUserKey: [UInt8] = []
     private(set) var isValid = false
 
-    init(_ source: any InternalIterator, snapshot: UInt64) {
+    init(_ source: any InternalIterator, snapshot: UInt64, pinning pinned: AnyObject? = nil) {
         self.source = source
         self.snapshot = snapshot
+        self.pinned = pinned
     }
 
     /// Positions on the first visible row with user key ≥ `userKey`.

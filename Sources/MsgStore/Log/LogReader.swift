@@ -33,11 +33,22 @@ struct LogReader {
     let mode: Mode
     /// The largest record accepted; longer ones are corruption.
     let maxRecordBytes: Int
+    /// For a file still being appended to when the process stopped (the live
+    /// log segment): reads a *synced-length checkpoint* out of a record (nil
+    /// for other records). A bad region followed by valid fragments is then
+    /// damage only if some checkpoint says the bytes there were synced;
+    /// otherwise it is a hole in the unsynced tail (power loss persisted a
+    /// later page without an earlier one: nothing from the hole on was
+    /// acknowledged, since `fdatasync` covers the whole file) and is cut like
+    /// a torn tail.
+    let syncedLength: ((UnsafeRawBufferPointer) -> Int64?)?
 
-    init(path: String, mode: Mode = .strict, maxRecordBytes: Int = 256 << 20) {
+    init(path: String, mode: Mode = .strict, maxRecordBytes: Int = 256 << 20,
+         syncedLength: ((UnsafeRawBufferPointer) -> Int64?)? = nil) {
         self.path = path
         self.mode = mode
         self.maxRecordBytes = maxRecordBytes
+        self.syncedLength = syncedLength
     }
 
     /// Reads the file through `fileSystem` and delivers each record with its starting offset.
@@ -60,13 +71,27 @@ struct LogReader {
         var position = 0
         var assembling: [UInt8] = []
         var recordStart = -1  // offset of the first fragment of the record being assembled
+        var synced: Int64 = 0  // the largest synced-length checkpoint read so far
 
         func problem(at offset: Int, _ reason: String, resumeAt: Int?) throws -> Summary {
             let start = recordStart >= 0 ? recordStart : offset
             if mode == .strict, let later = firstValidFragment(in: bytes, after: offset, candidate: resumeAt) {
-                throw StoreError.corruption(
-                    "\(reason); a valid record follows at offset \(later), so this is not a torn tail",
-                    file: path, offset: Int64(offset))
+                guard let syncedLength else {
+                    throw StoreError.corruption(
+                        "\(reason); a valid record follows at offset \(later), so this is not a torn tail",
+                        file: path, offset: Int64(offset))
+                }
+                scanRecords(in: bytes, from: later) { record in
+                    if let length = syncedLength(record) { synced = max(synced, length) }
+                }
+                if synced > Int64(offset) {
+                    throw StoreError.corruption(
+                        "\(reason), inside the region synced through offset \(synced) (a valid record follows at offset \(later))",
+                        file: path, offset: Int64(offset))
+                }
+                summary.tornTail = (Int64(start), "\(reason): a hole in the unsynced tail (synced through offset \(synced)); "
+                                    + "\(bytes.count - start) bytes from here were never acknowledged")
+                return summary
             }
             summary.tornTail = (Int64(start), reason)
             return summary
@@ -108,6 +133,7 @@ struct LogReader {
             switch type {
             case .full:
                 if recordStart >= 0 { return try problem(at: position, "full fragment inside a record", resumeAt: nil) }
+                if let syncedLength, let length = syncedLength(payload) { synced = max(synced, length) }
                 try body(Int64(position), payload)
                 summary.records += 1
                 summary.validLength = Int64(payloadStart + length)
@@ -125,6 +151,7 @@ struct LogReader {
                     return try problem(at: position, "record longer than \(maxRecordBytes) bytes", resumeAt: nil)
                 }
                 if type == .last {
+                    if let syncedLength, let length = assembling.withUnsafeBytes(syncedLength) { synced = max(synced, length) }
                     try assembling.withUnsafeBytes { try body(Int64(recordStart), $0) }
                     summary.records += 1
                     summary.validLength = Int64(payloadStart + length)
@@ -143,15 +170,70 @@ struct LogReader {
 
     /// The offset of a valid fragment after `offset`, if any: first at
     /// `candidate` (where the next fragment would start when the bad one's
-    /// length was plausible), then at every later block boundary.
+    /// length was plausible), then at every later byte — a damaged length
+    /// hides where the next fragment starts, even within the same block.
+    /// Runs of zero bytes (a preallocated tail) are skipped eight at a time:
+    /// a fragment's type byte is never zero.
     private func firstValidFragment(in bytes: UnsafeRawBufferPointer, after offset: Int, candidate: Int?) -> Int? {
-        if let candidate, isValidFragment(bytes, at: candidate) { return candidate }
-        var blockStart = (offset / LogFormat.blockSize + 1) * LogFormat.blockSize
-        while blockStart < bytes.count {
-            if isValidFragment(bytes, at: blockStart) { return blockStart }
-            blockStart += LogFormat.blockSize
+        if let candidate, candidate > offset, isValidFragment(bytes, at: candidate) { return candidate }
+        let typeOffset = 6
+        var position = offset + 1
+        while position + LogFormat.headerSize <= bytes.count {
+            let typeAt = position + typeOffset
+            if typeAt + 8 <= bytes.count, bytes.loadUnaligned(fromByteOffset: typeAt, as: UInt64.self) == 0 {
+                position += 8
+                continue
+            }
+            let type = bytes[typeAt]
+            if type >= 1, type <= 4, isValidFragment(bytes, at: position) { return position }
+            position += 1
         }
         return nil
+    }
+
+    /// Delivers every whole record found in `bytes` from `start` on, jumping
+    /// over damage to the next valid fragment (used only to look for
+    /// checkpoints past a bad region).
+    private func scanRecords(in bytes: UnsafeRawBufferPointer, from start: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var position = start
+        var assembling: [UInt8] = []
+        var inRecord = false
+        while position + LogFormat.headerSize <= bytes.count {
+            let leftInBlock = LogFormat.blockSize - position % LogFormat.blockSize
+            if leftInBlock < LogFormat.headerSize {
+                position += leftInBlock
+                continue
+            }
+            guard isValidFragment(bytes, at: position) else {
+                inRecord = false
+                guard let next = firstValidFragment(in: bytes, after: position, candidate: nil) else { return }
+                position = next
+                continue
+            }
+            let length = Int(bytes.loadUnaligned(fromByteOffset: position + 4, as: UInt16.self).littleEndian)
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[(position + LogFormat.headerSize)..<(position + LogFormat.headerSize + length)])
+            switch LogFormat.FragmentType(rawValue: bytes[position + 6]) {
+            case .full:
+                inRecord = false
+                body(payload)
+            case .first:
+                inRecord = true
+                assembling.removeAll(keepingCapacity: true)
+                assembling.append(contentsOf: payload)
+            case .middle:
+                if inRecord { assembling.append(contentsOf: payload) }
+                if assembling.count > maxRecordBytes { inRecord = false }
+            case .last:
+                if inRecord {
+                    assembling.append(contentsOf: payload)
+                    assembling.withUnsafeBytes { body($0) }
+                }
+                inRecord = false
+            default:
+                inRecord = false
+            }
+            position += LogFormat.headerSize + length
+        }
     }
 
     private func isValidFragment(_ bytes: UnsafeRawBufferPointer, at position: Int) -> Bool {

@@ -80,6 +80,17 @@ final class LogWriter {
         pending.removeAll(keepingCapacity: pending.capacity <= 1 << 20)
     }
 
+    /// Forgets the framed bytes not yet written (a group that failed: they
+    /// must never reach the file later), and cuts the file back to
+    /// `length` when it is shorter than what was written.
+    func discardPending(restoringLength length: Int64? = nil) {
+        pending.removeAll(keepingCapacity: false)
+        if let length, length < flushedLength {
+            flushedLength = length
+        }
+        blockOffset = Int(flushedLength % Int64(LogFormat.blockSize))
+    }
+
     /// `fdatasync` of everything flushed so far.
     func sync() throws {
         try file.sync()

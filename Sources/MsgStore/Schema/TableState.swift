@@ -91,6 +91,9 @@ struct SchemaCatalog: Equatable {
                 guard let id = cursor.readFixed32(), let partitions = cursor.readFixed32(), let kind = cursor.readByte(),
                       let name = cursor.readLengthPrefixed(), partitions >= 1
                 else { throw StoreError.corruption("malformed schema entry", file: path, offset: at) }
+                guard partitions <= 4096 else {
+                    throw StoreError.corruption("schema entry declares \(partitions) partitions (at most 4096)", file: path, offset: at)
+                }
                 catalog.entries.append(Entry(id: id, name: String(decoding: name, as: UTF8.self), partitionCount: Int(partitions), kind: kind))
             }
             return catalog

@@ -11,43 +11,49 @@ extension Engine {
         case .value(let value): return value
         case .absent: return nil
         case nil:
-            let (value, snapshot) = try lookup(table: table, userKey: userKey)
-            rowCache.insert(table: table.handle.id, userKey: userKey, value.map { .value($0) } ?? .absent, snapshot: snapshot)
+            let (value, complete) = try lookup(table: table, userKey: userKey)
+            rowCache.insert(table: table.handle.id, userKey: userKey, value.map { .value($0) } ?? .absent, snapshot: complete)
             return value
         }
     }
 
-    /// The LSM walk behind ``get(table:userKey:)``, with the snapshot it read at.
-    private func lookup(table: TableState, userKey: [UInt8]) throws -> (value: [UInt8]?, snapshot: UInt64) {
+    /// The LSM walk behind ``get(table:userKey:)``. Returns the value and the
+    /// sequence up to which the view read is known complete — the one to
+    /// cache under: taken *before* the view, since a memtable rotation and a
+    /// commit of the key between the view and the read snapshot put the new
+    /// value in a memtable the view does not hold.
+    private func lookup(table: TableState, userKey: [UInt8]) throws -> (value: [UInt8]?, complete: UInt64) {
         try userKey.withUnsafeBytes { key in
             guard let partition = table.partition(forUserKey: key) else {
                 throw StoreError(.invalidArgument, "malformed row key")
             }
+            let complete = pipeline.published.load(ordering: .acquiring)
             let view = partition.readView()
+            if testHooks.isArmed { testHooks.run(.afterReadView) }
             let snapshot = pipeline.published.load(ordering: .acquiring)  // after the view: see Partition.readView
             for memtable in view.memtables where !memtable.isEmpty {
                 switch memtable.get(userKey: key, snapshot: snapshot) {
-                case .found(let value): return (value, snapshot)
-                case .deleted: return (nil, snapshot)
+                case .found(let value): return (value, complete)
+                case .deleted: return (nil, complete)
                 case .absent: continue
                 }
             }
             for file in view.version.levels[0] where file.contains(userKey: key) {
                 switch try file.reader.get(key, snapshotSequence: snapshot) {
-                case .found(let value, _): return (value, snapshot)
-                case .deleted: return (nil, snapshot)
+                case .found(let value, _): return (value, complete)
+                case .deleted: return (nil, complete)
                 case .notPresent: continue
                 }
             }
             for level in 1..<levelCount {
                 guard let file = view.version.file(level: level, containing: key) else { continue }
                 switch try file.reader.get(key, snapshotSequence: snapshot) {
-                case .found(let value, _): return (value, snapshot)
-                case .deleted: return (nil, snapshot)
+                case .found(let value, _): return (value, complete)
+                case .deleted: return (nil, complete)
                 case .notPresent: continue
                 }
             }
-            return (nil, snapshot)
+            return (nil, complete)
         }
     }
 
@@ -71,6 +77,6 @@ extension Engine {
             else if !files.isEmpty { children.append(LevelIterator(files: files)) }
         }
         let source: any InternalIterator = children.count == 1 ? children[0] : MergingIterator(children)
-        return SnapshotIterator(source, snapshot: snapshot)
+        return SnapshotIterator(source, snapshot: snapshot, pinning: view)
     }
 }

@@ -95,13 +95,19 @@ extension Engine {
 
     /// After each group (leader): roll the log when full; rotate memtables that
     /// are full, over the memory budget, or pinning too many log segments.
-    func afterGroup() throws {
+    /// A roll whose new segment cannot be created (EMFILE, ENOSPC) is tried
+    /// again later with backoff while the current segment goes on; a failed
+    /// close of the current segment fails the log (returned).
+    func afterGroup() -> StoreError? {
         let wal = pipeline.logForLeader
-        if wal.isFull {
-            let number = newFileNumber()
-            try wal.roll(to: number)
-            currentLogNumber.store(number, ordering: .releasing)
-            versionLock.withLock { liveLogs.append(number) }
+        if wal.isFull && CommitClock.monotonicMicroseconds() >= rollRetry.notBefore {
+            do {
+                try rollLog()
+            } catch let error as StoreError where error.code == .unavailable {
+                rollRetry.failed(error)
+            } catch {
+                return error as? StoreError ?? StoreError(.io, "log roll failed: \(error)")
+            }
         }
         let logNumber = currentLogNumber.load(ordering: .relaxed)
         var rotated = false
@@ -130,6 +136,23 @@ extension Engine {
             }
         }
         if rotated { versionLock.withLock { backgroundWakeup.broadcast() } }
+        return nil
+    }
+
+    /// Starts a new log segment. Throws `.unavailable` when the new segment
+    /// could not be created (transient: nothing changed), any other error when
+    /// the log failed. REQUIRES: commit leader (or exclusive leadership).
+    func rollLog() throws {
+        let number = newFileNumber()
+        switch try pipeline.logForLeader.roll(to: number, beforeCreate: { testHooks.run(.logRollBeforeCreate) }) {
+        case .rolled:
+            currentLogNumber.store(number, ordering: .releasing)
+            versionLock.withLock { liveLogs.append(number) }
+            rollRetry.succeeded()
+        case .deferred(let error):
+            throw StoreError(.unavailable, "a new log segment could not be created (will retry): \(error)",
+                             file: error.file, errno: error.errno)
+        }
     }
 
     /// Makes a partition's active memtable immutable. REQUIRES: commit leader (or exclusive leadership).
@@ -145,6 +168,9 @@ extension Engine {
     /// half the budget (so that active + immutable stay near the budget) or
     /// some partition's L0 reached the stop trigger; slow down
     /// (1 ms) past the slowdown trigger. Throws the background error, if any.
+    ///
+    /// While stalled, a flush or compaction that keeps failing (a full disk)
+    /// refuses the group with `.unavailable` instead of waiting without end.
     func waitForMemoryBudget() throws {
         func overBudget() -> Bool {
             counters.immutableMemtableBytes.load(ordering: .relaxed) > options.memtableBudgetBytes / 2
@@ -152,20 +178,24 @@ extension Engine {
         }
         if overBudget() {
             let start = CommitClock.monotonicMicroseconds()
+            defer { counters.stallMicroseconds.add(UInt64(CommitClock.monotonicMicroseconds() - start), ordering: .relaxed) }
             try versionLock.withLock {
                 while overBudget() && backgroundError == nil && !stopping {
+                    if let transient = flushRetry.lastError ?? compactionRetry.lastError {
+                        throw StoreError(.unavailable, "writes wait for background work that keeps failing: \(transient)",
+                                         file: transient.file, errno: transient.errno)
+                    }
                     backgroundWakeup.broadcast()
-                    progressWakeup.wait()
+                    progressWakeup.wait(seconds: 0.1)
                 }
                 if let backgroundError { throw backgroundError }
             }
-            counters.stallMicroseconds.add(UInt64(CommitClock.monotonicMicroseconds() - start), ordering: .relaxed)
         } else if counters.maxLevel0Files.load(ordering: .relaxed) >= options.level0SlowdownTrigger {
             counters.slowdowns.add(1, ordering: .relaxed)
             counters.stallMicroseconds.add(1000, ordering: .relaxed)
             usleep(1000)
         }
-        if let error = versionLock.withLock({ backgroundError }) { throw error }
+        if hasBackgroundError.load(ordering: .acquiring), let error = versionLock.withLock({ backgroundError }) { throw error }
     }
 }
 

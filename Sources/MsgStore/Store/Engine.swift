@@ -21,6 +21,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
     let blockCache: BlockCache
     let rowCache: RowCache
     let counters = EngineCounters()
+    /// Points where tests intervene (disarmed in production; see ``TestHooks``).
+    let testHooks = TestHooks()
 
     /// Next number for a new file (log segment, SSTable, manifest).
     let nextFileNumber: Atomic<UInt64>
@@ -48,7 +50,16 @@ final class Engine: CommitTarget, @unchecked Sendable {
     /// manifest fsyncs: the leader must not wait on those).
     let liveLogCount = Atomic<Int>(0)
     let oldestLiveLog = Atomic<UInt64>(0)
-    var backgroundError: StoreError?
+    /// A failure that made the store read-only (a failed manifest write).
+    var backgroundError: StoreError? {
+        didSet { hasBackgroundError.store(backgroundError != nil, ordering: .releasing) }
+    }
+    /// `backgroundError != nil`, readable without `versionLock`.
+    let hasBackgroundError = Atomic<Bool>(false)
+    /// Flushes and compactions that failed before anything relied on their
+    /// output (writing an SSTable): retried with backoff.
+    var flushRetry = RetryBackoff()
+    var compactionRetry = RetryBackoff()
     var stopping = false
     /// `settle()` is waiting: L0 files are compacted whatever their count.
     var settling = false
@@ -58,6 +69,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
     var compactionPointers: [PartitionID: [[UInt8]]] = [:]
 
     // Owned by the commit leader:
+    /// Log rolls whose new segment could not be created: retried with backoff.
+    var rollRetry = RetryBackoff()
     /// Partitions whose active memtable passed `memtableBytes` during the group.
     var rotationCandidates: [Partition] = []
 
@@ -86,6 +99,8 @@ final class Engine: CommitTarget, @unchecked Sendable {
         let blockCache = BlockCache(capacityBytes: options.blockCacheBytes)
         self.blockCache = blockCache
         rowCache = RowCache(capacityBytes: options.rowCacheBytes)
+
+        testHooks.armFromEnvironment()
 
         // 1. The manifest: live SSTables and counters.
         let loaded = try Manifest.load(directory: directory, fileSystem: fileSystem)
@@ -128,15 +143,30 @@ final class Engine: CommitTarget, @unchecked Sendable {
             guard let header = BatchDecoder.header(record) else {
                 throw StoreError.corruption("log record too short for a batch header", file: file, offset: offset)
             }
+            let (last, overflow) = header.baseSequence.addingReportingOverflow(UInt64(max(header.count, 1)) - 1)
+            guard !overflow, header.baseSequence > 0, last < UInt64.max - 1 << 32 else {
+                throw StoreError.corruption("batch sequence \(header.baseSequence) (+\(header.count)) is out of range", file: file, offset: offset)
+            }
             try Engine.apply(record, tables: byId, skipping: flushed, file: file, offset: offset)
             clock.observe(header.timestamp)
-            lastSequence = max(lastSequence, header.baseSequence + UInt64(max(header.count, 1)) - 1)
+            lastSequence = max(lastSequence, last)
         }
         for sequence in state.flushed.values { lastSequence = max(lastSequence, sequence) }
 
         // 5. A new manifest holding the recovered state; files nothing refers to are removed.
         state.lastSequence = lastSequence
         state.lastTimestamp = clock.last
+        // Numbers handed out after the manifest's last edit (a log roll, the
+        // SSTable of a flush that never landed) exist only on disk: never hand
+        // them out again (LevelDB's MarkFileNumberUsed).
+        let highestOnDisk = try Engine.highestFileNumber(in: directory, fileSystem: fileSystem)
+        if highestOnDisk >= state.nextFileNumber {
+            guard highestOnDisk < UInt64.max - 3 else {
+                throw StoreError.corruption("a file number near 2^64 (\(highestOnDisk)) leaves no room for new files",
+                                            file: directory, offset: nil)
+            }
+            state.nextFileNumber = highestOnDisk + 1
+        }
         let manifestNumber = state.nextFileNumber
         let logNumber = manifestNumber + 1
         state.nextFileNumber = logNumber + 1
@@ -153,10 +183,23 @@ final class Engine: CommitTarget, @unchecked Sendable {
         let wal = try WriteAheadLog(directory: directory, fileSystem: fileSystem, segmentBytes: options.walSegmentBytes,
                                     number: logNumber, preallocates: options.sync == .always && options.preallocateLog)
         pipeline = CommitPipeline(wal: wal, lastSequence: lastSequence, clock: clock, target: self, options: options)
+        // The replayed memtables count against the budgets like any others.
+        counters.activeMemtableBytes.store(partitions.reduce(0) { $0 + $1.active.approximateBytes }, ordering: .relaxed)
         for partition in partitions where partition.active.approximateBytes >= options.memtableBytes {
-            partition.rotate(logNumber: logNumber)
+            rotate(partition, logNumber: logNumber)
         }
         startBackgroundThreads()
+    }
+
+    /// The largest number of any numbered file (SSTable, log segment,
+    /// manifest) in `directory`, or 0.
+    private static func highestFileNumber(in directory: String, fileSystem: any FileSystem) throws -> UInt64 {
+        var highest: UInt64 = 0
+        for name in try fileSystem.contentsOfDirectory(directory) {
+            let number = TableFile.fileNumber(name) ?? Manifest.manifestNumber(name) ?? WriteAheadLog.segmentNumber(name)
+            if let number { highest = max(highest, number) }
+        }
+        return highest
     }
 
     /// Deletes SSTables not in the manifest, old manifests, log segments already
@@ -282,4 +325,29 @@ final class EngineCounters: Sendable {
     let activeMemtableBytes = Atomic<Int>(0)
     let immutableMemtableBytes = Atomic<Int>(0)
     let maxLevel0Files = Atomic<Int>(0)
+}
+
+/// Exponential backoff for work that failed before anything relied on its
+/// result (creating a log segment, writing an SSTable): the work is tried
+/// again no sooner than ``notBefore``, 10 ms after the first failure,
+/// doubling up to 2 s.
+struct RetryBackoff {
+    /// Monotonic microseconds before which the work is not retried.
+    private(set) var notBefore: Int64 = 0
+    /// The last failure, while the work keeps failing.
+    private(set) var lastError: StoreError?
+    private var delay: Int64 = 10_000
+
+    mutating func failed(_ error: StoreError, now: Int64 = CommitClock.monotonicMicroseconds()) {
+        lastError = error
+        notBefore = now + delay
+        delay = min(delay * 2, 2_000_000)
+    }
+
+    mutating func succeeded() {
+        guard lastError != nil || notBefore != 0 else { return }
+        lastError = nil
+        notBefore = 0
+        delay = 10_000
+    }
 }

@@ -8,5 +8,12 @@ extension Store {
     public func settle() throws -> String {
         try engine.settle()
     }
-}
 
+    /// Writes every memtable to an SSTable and waits until they are all on
+    /// disk and recorded in the manifest (RocksDB's `Flush`). Compactions the
+    /// new files make due run in the background as usual.
+    public func flush() throws {
+        if engine.isClosed { throw StoreError(.closed, "the store is closed") }
+        try engine.flushMemtables()
+    }
+}

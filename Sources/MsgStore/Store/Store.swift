@@ -34,7 +34,10 @@ public final class Store: Sendable {
         at directory: String, tables: [TableSchema], options: StoreOptions = StoreOptions(),
         fileSystem: any FileSystem = PosixFileSystem()
     ) throws -> Store {
-        Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
+        guard options.maxValueBytes <= StoreOptions.valueBytesLimit, options.maxKeyBytes <= 64 << 10 else {
+            throw StoreError(.invalidArgument, "maxValueBytes must be at most \(StoreOptions.valueBytesLimit) and maxKeyBytes at most 65536")
+        }
+        return Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
     }
 
     /// Finishes queued writes, closes the store's queues, syncs and closes the
@@ -105,6 +108,13 @@ public final class Store: Sendable {
     }
 
     // MARK: Reads
+
+    /// Why the store refuses writes, or nil while it accepts them. Non-nil
+    /// (code ``StoreError/Code/unavailable``) once a write or `fsync` of the
+    /// log or manifest failed: the page cache can no longer be trusted, so
+    /// the store stays read-only until it is reopened, which recovers every
+    /// acknowledged write. Reads go on meanwhile.
+    public var writeRefusal: StoreError? { engine.pipeline.failed }
 
     /// The sequence number of the newest visible batch: reads at it see every
     /// batch committed up to it, whole.

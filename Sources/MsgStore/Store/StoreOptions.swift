@@ -83,8 +83,11 @@ public struct StoreOptions: Sendable {
 
     /// The largest key (partition key + sort key) accepted.
     public var maxKeyBytes: Int = 16 << 10
-    /// The largest value accepted.
+    /// The largest value accepted (at most ``valueBytesLimit``).
     public var maxValueBytes: Int = 16 << 20
+    /// The ceiling on ``maxValueBytes`` (32 MiB): an SSTable block holds at
+    /// least one entry, and readers refuse blocks larger than this bounds.
+    public static let valueBytesLimit = 32 << 20
     /// The largest batch accepted (encoded bytes).
     public var maxBatchBytes: Int = 64 << 20
 

@@ -27,8 +27,9 @@ enum TableFormat {
     /// Bytes after each block: type (1) ‖ raw size (4) ‖ masked CRC32C (4).
     static let blockTrailerSize = 9
     /// The largest decoded block a reader accepts (bounds every allocation a
-    /// corrupt raw size could ask for).
-    static let blockRawSizeMaxBytes = 256 << 20
+    /// corrupt raw size could ask for): one entry of the largest key and
+    /// value a store accepts (``StoreOptions/valueBytesLimit``), plus room.
+    static let blockRawSizeMaxBytes = 33 << 20
     /// The largest dictionary a reader accepts.
     static let dictionarySizeMaxBytes = 4 << 20
 

@@ -51,7 +51,9 @@ final class ConditionLock: @unchecked Sendable {
     /// Waits for a broadcast or until `seconds` pass. REQUIRES: the mutex is held.
     /// Returns false on time-out.
     @discardableResult
-    func wait(seconds: Double) -> Bool {
+    func wait(seconds: Double) -> Bool { wait(on: condition, seconds: seconds) }
+
+    fileprivate func wait(on condition: UnsafeMutablePointer<pthread_cond_t>, seconds: Double) -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let nanos = Int(now.tv_nsec) + Int((seconds - seconds.rounded(.down)) * 1e9)
@@ -81,7 +83,11 @@ final class LockCondition: @unchecked Sendable {
         self.lock = lock
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
-        pthread_cond_init(condition, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -91,6 +97,9 @@ final class LockCondition: @unchecked Sendable {
 
     /// Waits for a signal. REQUIRES: `lock` is held.
     func wait() { lock.wait(on: condition) }
+    /// Waits for a signal or until `seconds` pass; false on time-out. REQUIRES: `lock` is held.
+    @discardableResult
+    func wait(seconds: Double) -> Bool { lock.wait(on: condition, seconds: seconds) }
     /// Wakes every waiter.
     func broadcast() { pthread_cond_broadcast(condition) }
 }

@@ -7,13 +7,20 @@ extension Engine {
         try manifest.append(edit)
         try versionState.apply(edit, path: joinPath(directory, Manifest.fileName(manifest.number)))
         guard manifest.size > Int64(options.manifestBytesMax) else { return }
+        // Rewrite as a snapshot. The edit above is already durable in the old
+        // manifest: a failure before CURRENT changes keeps the old one in use
+        // (tried again at the next edit); a failure while CURRENT changes
+        // leaves which manifest is current unknown, which is fatal.
         let old = manifest
         var state = versionState
         let number = newFileNumber()
         state.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-        manifest = try Manifest(directory: directory, fileSystem: fileSystem, number: number, state: state)
+        guard let next = try? Manifest(unpublished: directory, fileSystem: fileSystem, number: number, state: state) else { return }
+        testHooks.run(.manifestBeforeCurrentSwap)
+        try next.makeCurrent()
+        manifest = next
         try? old.close()
-        try fileSystem.remove(joinPath(directory, Manifest.fileName(old.number)))
-        try fileSystem.syncDirectory(directory)
+        try? fileSystem.remove(joinPath(directory, Manifest.fileName(old.number)))
+        try? fileSystem.syncDirectory(directory)
     }
 }

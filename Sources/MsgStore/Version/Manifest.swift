@@ -78,30 +78,72 @@ final class Manifest {
         return loaded
     }
 
+    /// A write or sync of this manifest failed: nothing more is written to it.
+    private(set) var failure: StoreError?
+
     /// Creates manifest `number` holding `state`, makes it durable, and points `CURRENT` at it.
-    init(directory: String, fileSystem: any FileSystem, number: UInt64, state: VersionState) throws {
+    convenience init(directory: String, fileSystem: any FileSystem, number: UInt64, state: VersionState) throws {
+        try self.init(unpublished: directory, fileSystem: fileSystem, number: number, state: state)
+        try makeCurrent()
+    }
+
+    /// Creates manifest `number` holding `state` and makes the file durable,
+    /// without pointing `CURRENT` at it: a failure here leaves the store as it
+    /// was (the file is removed).
+    init(unpublished directory: String, fileSystem: any FileSystem, number: UInt64, state: VersionState) throws {
         self.directory = directory
         self.fileSystem = fileSystem
         self.number = number
         let path = joinPath(directory, Self.fileName(number))
         let file = try fileSystem.open(path, mode: .createTruncate)
         writer = LogWriter(file: file)
-        writer.append(state.snapshotEdit().encode())
-        try writer.flush()
-        try writer.sync()
-        try fileSystem.syncDirectory(directory)
+        do {
+            writer.append(state.snapshotEdit().encode())
+            try writer.flush()
+            try writer.sync()
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            try? file.close()
+            try? fileSystem.remove(path)
+            throw error
+        }
+    }
+
+    /// Points `CURRENT` at this manifest (write a temporary file, sync,
+    /// rename, sync the directory). After a failure which manifest is current
+    /// is unknown: the caller must stop writing manifests.
+    func makeCurrent() throws {
         try fileSystem.writeAtomically(Array((Self.fileName(number) + "\n").utf8), to: joinPath(directory, Self.currentFileName))
     }
 
-    /// Appends an edit and syncs it; the edit takes effect only after this returns.
+    /// Appends an edit and syncs it; the edit takes effect only after this
+    /// returns. After a failure the manifest is failed: the edit's bytes are
+    /// dropped (never written later) and every later append throws.
     func append(_ edit: VersionEdit) throws {
+        if let failure { throw failure }
+        let start = writer.flushedLength
         writer.append(edit.encode())
-        try writer.flush()
-        try writer.sync()
+        do {
+            try writer.flush()
+            try writer.sync()
+        } catch {
+            let failure = error as? StoreError ?? StoreError(.io, "manifest write failed: \(error)")
+            self.failure = failure
+            writer.discardPending(restoringLength: start)
+            try? writer.file.truncate(to: start)
+            throw failure
+        }
     }
 
     /// Bytes written to this manifest.
     var size: Int64 { writer.length }
 
-    func close() throws { try writer.close() }
+    func close() throws {
+        if failure != nil {
+            writer.discardPending()
+            try writer.file.close()
+            return
+        }
+        try writer.close()
+    }
 }

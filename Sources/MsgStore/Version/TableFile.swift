@@ -11,10 +11,12 @@ final class TableFile: Sendable {
     let path: String
     let reader: TableReader
     private let fileSystem: any FileSystem
+    private let cache: BlockCache?
     private let obsolete = Atomic<Bool>(false)
 
     init(metadata: FileMetadata, directory: String, fileSystem: any FileSystem, cache: BlockCache?) throws {
         self.metadata = metadata
+        self.cache = cache
         self.path = joinPath(directory, TableFile.fileName(metadata.number))
         self.fileSystem = fileSystem
         guard fileSystem.exists(path) else {
@@ -43,7 +45,11 @@ final class TableFile: Sendable {
 
     deinit {
         try? reader.close()
-        if obsolete.load(ordering: .acquiring) { try? fileSystem.remove(path) }
+        if obsolete.load(ordering: .acquiring) {
+            try? fileSystem.remove(path)
+            // Blocks of a deleted file can never be read again: free their memory now.
+            cache?.removeAll(fileNumber: metadata.number)
+        }
     }
 
     /// Whether the file's user-key range may hold keys starting with `prefix`.

@@ -19,9 +19,18 @@ struct VersionState: Equatable {
     mutating func apply(_ edit: VersionEdit, path: String) throws {
         if let value = edit.nextFileNumber { nextFileNumber = max(nextFileNumber, value) }
         if let value = edit.lastSequence { lastSequence = max(lastSequence, value) }
+        guard nextFileNumber < UInt64.max - 1 << 20, lastSequence < UInt64.max - 1 << 32 else {
+            throw StoreError.corruption("manifest counters too close to 2^64 (next file \(nextFileNumber), last sequence \(lastSequence))",
+                                        file: path, offset: nil)
+        }
         if let value = edit.lastTimestamp { lastTimestamp = max(lastTimestamp, value) }
         if let value = edit.logNumber { logNumber = max(logNumber, value) }
-        for (partition, sequence) in edit.flushed { flushed[partition] = max(flushed[partition] ?? 0, sequence) }
+        for (partition, sequence) in edit.flushed {
+            guard sequence < UInt64.max - 1 << 32 else {
+                throw StoreError.corruption("manifest says sequence \(sequence) is flushed, too close to 2^64", file: path, offset: nil)
+            }
+            flushed[partition] = max(flushed[partition] ?? 0, sequence)
+        }
         for deleted in edit.deletedFiles {
             guard deleted.level < levelCount,
                   let index = files[deleted.partition]?[deleted.level].firstIndex(where: { $0.number == deleted.number })
@@ -31,6 +40,9 @@ struct VersionState: Equatable {
             files[deleted.partition]![deleted.level].remove(at: index)
         }
         for added in edit.addedFiles {
+            guard added.file.number < UInt64.max - 1 << 20 else {
+                throw StoreError.corruption("manifest adds file number \(added.file.number), too close to 2^64", file: path, offset: nil)
+            }
             guard added.level < levelCount else {
                 throw StoreError.corruption("manifest adds file \(added.file.number) at level \(added.level)", file: path, offset: nil)
             }

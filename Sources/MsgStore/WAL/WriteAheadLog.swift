@@ -20,6 +20,46 @@ final class WriteAheadLog {
     private(set) var writer: LogWriter
     /// Number of the segment being appended to.
     private(set) var currentNumber: UInt64
+    /// A write or sync of the log failed: what the page cache holds can no
+    /// longer be trusted, so nothing more is written (not even at close).
+    private(set) var failure: StoreError?
+    /// Bytes of the current segment known durable (its last successful sync).
+    private(set) var syncedLength: Int64 = 0
+    /// The synced length the segment's last checkpoint record states.
+    private var checkpointedLength: Int64 = 0
+
+    /// The payload of a *synced-length checkpoint* record: a zero base
+    /// sequence (no batch has one) and the length of the segment's prefix
+    /// known durable when the record was framed. Recovery uses the largest
+    /// one to tell damage in synced bytes (corruption) from a hole in the
+    /// unsynced tail (cut; never acknowledged). See docs/wal-format.md.
+    static func checkpointRecord(syncedLength: Int64) -> [UInt8] {
+        var record: [UInt8] = []
+        record.reserveCapacity(checkpointRecordBytes)
+        record.appendFixed64(0)
+        record.appendFixed64(UInt64(syncedLength))
+        return record
+    }
+
+    /// Bytes of a checkpoint record's payload.
+    static let checkpointRecordBytes = 16
+
+    /// The synced length a checkpoint record states, or nil if `record` is not one.
+    static func checkpointedLength(_ record: UnsafeRawBufferPointer) -> Int64? {
+        guard record.count == checkpointRecordBytes,
+              record.loadUnaligned(fromByteOffset: 0, as: UInt64.self) == 0 else { return nil }
+        let length = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        return length <= UInt64(Int64.max) ? Int64(length) : nil
+    }
+
+    /// What ``roll(to:)`` did.
+    enum RollOutcome {
+        /// The new segment is current.
+        case rolled
+        /// The new segment could not be created (nothing of it was relied on);
+        /// the current segment goes on, and the roll can be tried again.
+        case deferred(StoreError)
+    }
 
     /// File name of segment `number`.
     static func fileName(_ number: UInt64) -> String {
@@ -47,7 +87,13 @@ final class WriteAheadLog {
     /// Creates segment `number`, zero-filled to `preallocatedBytes` (plus room
     /// for one maximal group), synced, and its directory entry synced.
     private static func createSegment(directory: String, number: UInt64, fileSystem: any FileSystem, preallocatedBytes: Int) throws -> any FileHandle {
-        let file = try fileSystem.open(joinPath(directory, fileName(number)), mode: .createTruncate)
+        let path = joinPath(directory, fileName(number))
+        // A segment number is never reused: truncating an existing segment
+        // could wipe the only copy of acknowledged writes.
+        guard !fileSystem.exists(path) else {
+            throw StoreError(.io, "refusing to create log segment \(fileName(number)): it already exists", file: path)
+        }
+        let file = try fileSystem.open(path, mode: .createTruncate)
         do {
             if preallocatedBytes > 0 {
                 let chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -61,6 +107,7 @@ final class WriteAheadLog {
             try fileSystem.syncDirectory(directory)
         } catch {
             try? file.close()
+            try? fileSystem.remove(path)
             throw error
         }
         return file
@@ -76,27 +123,83 @@ final class WriteAheadLog {
     /// Frames a record into the pending buffer.
     func append(_ record: UnsafeRawBufferPointer) { writer.append(record) }
 
+    /// Frames a checkpoint record ahead of a group when a sync made more of
+    /// the segment durable since the last one (at most one per group; 23 bytes).
+    func appendCheckpointIfNeeded() {
+        guard syncedLength > checkpointedLength else { return }
+        writer.append(WriteAheadLog.checkpointRecord(syncedLength: syncedLength))
+        checkpointedLength = syncedLength
+    }
+
     /// Writes pending records (one `pwrite`), then `fdatasync` if `sync`.
+    ///
+    /// On failure the group is abandoned: its framed bytes are dropped, the
+    /// file is cut back to where the group began (best effort), and the log
+    /// is failed — no later call writes to it — so a write reported as failed
+    /// never becomes durable through this log afterwards.
     func commit(sync: Bool) throws {
-        try writer.flush()
-        if sync { try writer.sync() }
+        if let failure { throw failure }
+        let start = writer.flushedLength
+        do {
+            try writer.flush()
+            if sync {
+                try writer.sync()
+                syncedLength = writer.flushedLength
+            }
+        } catch {
+            let failure = error as? StoreError ?? StoreError(.io, "log write failed: \(error)")
+            self.failure = failure
+            writer.discardPending(restoringLength: start)
+            try? writer.file.truncate(to: start)
+            try? writer.file.sync()
+            throw failure
+        }
     }
 
     /// Whether the current segment has grown past its size.
     var isFull: Bool { writer.length >= Int64(segmentBytes) }
 
-    /// Closes the current segment (synced, cut to its length) and starts segment `number`.
-    func roll(to number: UInt64) throws {
-        try trimAndSync()
-        let file = try WriteAheadLog.createSegment(directory: directory, number: number, fileSystem: fileSystem,
+    /// Starts segment `number`: first closes the current one, cut to its
+    /// length and synced (a failure there fails the log and throws), then
+    /// creates the new one. When creating fails (EMFILE, ENOSPC) nothing of
+    /// the new file was relied on: the outcome is ``RollOutcome/deferred(_:)``
+    /// and appends go on in the current segment (no longer preallocated) until
+    /// a later roll succeeds. A closed segment is always whole: recovery never
+    /// meets a preallocated tail in a segment that is not the newest.
+    func roll(to number: UInt64, beforeCreate: () -> Void = {}) throws -> RollOutcome {
+        if let failure { throw failure }
+        do {
+            try trimAndSync()
+        } catch {
+            let failure = error as? StoreError ?? StoreError(.io, "closing log segment failed: \(error)")
+            self.failure = failure
+            writer.discardPending()
+            throw failure
+        }
+        beforeCreate()
+        let file: any FileHandle
+        do {
+            file = try WriteAheadLog.createSegment(directory: directory, number: number, fileSystem: fileSystem,
                                                    preallocatedBytes: preallocates ? segmentBytes : 0)
-        try writer.file.close()
+        } catch {
+            return .deferred(error as? StoreError ?? StoreError(.io, "creating log segment \(number) failed: \(error)"))
+        }
+        try? writer.file.close()
         writer = LogWriter(file: file)
         currentNumber = number
+        syncedLength = 0
+        checkpointedLength = 0
+        return .rolled
     }
 
-    /// Closes the current segment after cutting it to its length and syncing it.
+    /// Closes the current segment after cutting it to its length and syncing
+    /// it; a failed log is only closed (nothing more is written to it).
     func close() throws {
+        if failure != nil {
+            writer.discardPending()
+            try writer.file.close()
+            return
+        }
         try trimAndSync()
         try writer.file.close()
     }
@@ -114,10 +217,12 @@ final class WriteAheadLog {
         var tornTails: [(file: String, offset: Int64, reason: String)] = []
     }
 
-    /// Replays segments `numbers` (ascending), delivering each record. A torn
-    /// tail of the last segment is cut from the file; anywhere else it is
-    /// corruption (unless `mode` is point-in-time, which stops the replay there
-    /// and removes the segments after it).
+    /// Replays segments `numbers` (ascending), delivering each batch record
+    /// (checkpoint records are read, not delivered). A torn tail of the last
+    /// segment is cut from the file — so is a hole in its unsynced region,
+    /// which power loss can leave before later, persisted pages; anywhere
+    /// else it is corruption (unless `mode` is point-in-time, which stops the
+    /// replay there and removes the segments after it).
     static func replay(
         directory: String, numbers: [UInt64], fileSystem: any FileSystem, mode: LogReader.Mode,
         _ body: (_ record: UnsafeRawBufferPointer, _ file: String, _ offset: Int64) throws -> Void
@@ -125,14 +230,16 @@ final class WriteAheadLog {
         var report = RecoveryReport()
         for (position, number) in numbers.enumerated() {
             let path = joinPath(directory, fileName(number))
-            let reader = LogReader(path: path, mode: mode)
+            let isLast = position == numbers.count - 1
+            let checkpoints: ((UnsafeRawBufferPointer) -> Int64?)? = isLast ? { checkpointedLength($0) } : nil
+            let reader = LogReader(path: path, mode: mode, syncedLength: checkpoints)
             let summary = try reader.read(using: fileSystem) { offset, record in
+                if checkpointedLength(record) != nil { return }
                 try body(record, path, offset)
             }
             report.segments.append(number)
             report.records += summary.records
             guard let torn = summary.tornTail else { continue }
-            let isLast = position == numbers.count - 1
             if !isLast && mode == .strict {
                 throw StoreError.corruption(
                     "\(torn.reason) in a log segment that is not the last one: acknowledged writes after it would be lost",

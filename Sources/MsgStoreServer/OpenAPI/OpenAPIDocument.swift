@@ -50,6 +50,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /users/block:
             post:
               operationId: blockUser
@@ -67,6 +69,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
             delete:
               operationId: unblockUser
               summary: Lift a block (idempotent).
@@ -83,6 +87,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /groups:
             post:
               operationId: createGroup
@@ -110,6 +116,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /groups/{groupId}/members:
             parameters:
               - $ref: '#/components/parameters/GroupId'
@@ -137,6 +145,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
             get:
               operationId: listMembers
               summary: The members of a group.
@@ -157,6 +167,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/BadRequest'
                 '404':
                   $ref: '#/components/responses/NotFound'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /groups/{groupId}/members/{userId}:
             parameters:
               - $ref: '#/components/parameters/GroupId'
@@ -175,6 +187,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/BadRequest'
                 '404':
                   $ref: '#/components/responses/NotFound'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /messages/user/{recipient}:
             parameters:
               - $ref: '#/components/parameters/Recipient'
@@ -200,6 +214,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /messages/group/{groupId}:
             parameters:
               - $ref: '#/components/parameters/GroupId'
@@ -230,6 +246,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/PayloadTooLarge'
                 '415':
                   $ref: '#/components/responses/UnsupportedMediaType'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /messages/{recipient}:
             parameters:
               - $ref: '#/components/parameters/Recipient'
@@ -274,6 +292,8 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/BadRequest'
                 '404':
                   $ref: '#/components/responses/NotFound'
+                '503':
+                  $ref: '#/components/responses/Unavailable'
           /health:
             get:
               operationId: health
@@ -303,6 +323,8 @@ public enum OpenAPIDocument {
                     application/yaml:
                       schema:
                         type: string
+                '503':
+                  $ref: '#/components/responses/Unavailable'
         components:
           schemas:
             Id:
@@ -426,7 +448,10 @@ public enum OpenAPIDocument {
                   schema:
                     $ref: '#/components/schemas/Error'
             Unavailable:
-              description: The store is not open.
+              description: >-
+                The store cannot serve the request now: it is closed, or it refuses writes
+                (read-only after a failed disk write, or the disk is full); the message says
+                why. Reads keep working while writes are refused.
               content:
                 application/json:
                   schema:
