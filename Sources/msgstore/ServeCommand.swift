@@ -36,6 +36,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The largest message content in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
+    @Option(name: .long, help: "Write-ahead log segment size in MiB (engine storage).")
+    var walSegmentMib: Int = 32
+
+    @Option(name: .long, help: "Memory for all memtables together in MiB (engine storage).")
+    var memtableBudgetMib: Int = 64
+
     @Option(name: .long, help: "Storage backend: engine (the data directory) or memory (nothing persists).")
     var storage: StorageKind = .engine
 
@@ -49,6 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535.") }
         guard fanoutWorkers >= 1 else { throw ValidationError("--fanout-workers must be at least 1.") }
         guard maxContentBytes >= 1 else { throw ValidationError("--max-content-bytes must be at least 1.") }
+        guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
+        guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
     }
 
     func run() async throws {
@@ -84,7 +92,8 @@ struct ServeCommand: AsyncParsableCommand {
             return (InMemoryMessagingStorage(), "in memory (nothing persists)")
         case .engine:
             let directory = URL(fileURLWithPath: data).standardizedFileURL.path
-            let options = EngineStorageOptions(dataDirectory: directory, sync: sync)
+            let options = EngineStorageOptions(dataDirectory: directory, sync: sync, walSegmentBytes: walSegmentMib << 20,
+                                               memtableBudgetBytes: memtableBudgetMib << 20)
             let engine = try await makeEngineMessagingStorage(options: options, logger: logger)
             return (engine, "\(directory) (sync \(sync.rawValue))")
         }

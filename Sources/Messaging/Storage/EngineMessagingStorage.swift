@@ -31,6 +31,11 @@ public final class EngineMessagingStorage: MessagingStorage {
     public init(options: EngineStorageOptions, logger: Logger = Logger(label: "msgstore.storage")) throws {
         var storeOptions = StoreOptions()
         storeOptions.sync = options.sync == .always ? .always : .none
+        if let bytes = options.walSegmentBytes { storeOptions.walSegmentBytes = bytes }
+        if let bytes = options.memtableBudgetBytes {
+            storeOptions.memtableBudgetBytes = bytes
+            storeOptions.memtableBytes = min(storeOptions.memtableBytes, max(bytes / 8, 64 << 10))
+        }
         store = try Store.open(at: options.dataDirectory, tables: EngineMessagingLayout.tables, options: storeOptions)
         do {
             users = try store.table("users")
@@ -269,7 +274,9 @@ public final class EngineMessagingStorage: MessagingStorage {
     // MARK: Lifecycle
 
     public func healthProblem() async -> String? {
-        store.writeRefusal.map { "The store refuses writes: \($0.message)" }
+        if let refusal = store.writeRefusal { return "The store refuses writes: \(refusal.message)" }
+        if let failure = store.backgroundFailure { return "Background work keeps failing (writes may be refused): \(failure.message)" }
+        return nil
     }
 
     public func close() async throws {

@@ -4,10 +4,16 @@ public struct EngineStorageOptions: Sendable {
     public var dataDirectory: String
     /// The WAL sync policy.
     public var sync: StorageSyncMode
+    /// Size of a write-ahead log segment in bytes (nil: the engine's default, 32 MiB).
+    public var walSegmentBytes: Int?
+    /// Memory for all memtables together in bytes (nil: the engine's default, 64 MiB).
+    public var memtableBudgetBytes: Int?
 
     /// Creates options.
-    public init(dataDirectory: String, sync: StorageSyncMode) {
+    public init(dataDirectory: String, sync: StorageSyncMode, walSegmentBytes: Int? = nil, memtableBudgetBytes: Int? = nil) {
         self.dataDirectory = dataDirectory
         self.sync = sync
+        self.walSegmentBytes = walSegmentBytes
+        self.memtableBudgetBytes = memtableBudgetBytes
     }
 }

@@ -116,6 +116,14 @@ public final class Store: Sendable {
     /// acknowledged write. Reads go on meanwhile.
     public var writeRefusal: StoreError? { engine.pipeline.failed }
 
+    /// The last failure of a flush or compaction that is being retried with
+    /// backoff (for example: the disk is full), or nil when background work
+    /// succeeds. While flushes fail, writes that would exceed the memtable
+    /// budget are refused with ``StoreError/Code/unavailable``.
+    public var backgroundFailure: StoreError? {
+        engine.versionLock.withLock { engine.flushRetry.lastError ?? engine.compactionRetry.lastError }
+    }
+
     /// The sequence number of the newest visible batch: reads at it see every
     /// batch committed up to it, whole.
     public var lastSequence: UInt64 { engine.pipeline.published.load(ordering: .acquiring) }
