@@ -68,6 +68,7 @@ extension DurableQueue {
             try? await Task.sleep(until: deadline, clock: .continuous)
             self?.wakeWaiter(waiterID)
         }
+        state.withLock { $0.onWaitTimerStarted }?()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let isRegistered = state.withLock { state -> Bool in

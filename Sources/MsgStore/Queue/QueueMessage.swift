@@ -25,3 +25,10 @@ public struct QueueMessage: Sendable, Equatable {
         self.leaseID = leaseID
     }
 }
+
+extension StoreError.Code {
+    /// A queue message's lease is no longer held by the caller: its visibility
+    /// timeout passed and it was delivered again, it was nacked, or it is on
+    /// its way to the dead-letter queue. The queue was left unchanged.
+    public static let leaseNotHeld = StoreError.Code("leaseNotHeld")
+}

@@ -61,6 +61,8 @@ struct QueueState {
     var payloadBytesMax = Int.max
     /// Set when a write or sync failed: the queue refuses further work.
     var failure: StoreError?
+    /// Test seam: run on the receiving task right after a long poll started its wake-up timer.
+    var onWaitTimerStarted: (@Sendable () -> Void)?
 
     /// Adds durable messages as visible; payloads past the memory budget are left on disk
     /// (`isPayloadLoaded` false: the record's payload was not read).
