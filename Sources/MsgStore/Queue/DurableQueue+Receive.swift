@@ -92,19 +92,43 @@ extension DurableQueue {
     /// Acknowledges a message: it will not be delivered again. Returns once the
     /// ack is durable. Acking a message that was already acked or moved to the
     /// dead-letter queue does nothing.
+    ///
+    /// Only the current lease can ack: once the message was delivered again
+    /// (its visibility timeout passed and a receive took it), nacked, or is on
+    /// its way to the dead-letter queue, this throws
+    /// ``StoreError/Code/leaseNotHeld`` and the message stays with its new holder.
     public func ack(_ message: QueueMessage) async throws {
         try await ack([message])
     }
 
-    /// Acknowledges messages with one durable write.
+    /// Acknowledges messages with one durable write. If any of them is no longer
+    /// leased by the caller (as for a single message), throws
+    /// ``StoreError/Code/leaseNotHeld`` and acks none of them.
     public func ack(_ messages: [QueueMessage]) async throws {
-        try await acknowledge(messages.map(\.sequence))
+        try checkOpen()
+        let removed = try state.withLock { state in
+            for message in messages {
+                // Gone: already acked or moved to the dead-letter queue (nothing to do).
+                guard let entry = state.entries[message.sequence] else { continue }
+                guard entry.leaseID == message.leaseID, entry.leaseID != 0, entry.leaseID != QueueState.movingLeaseID else {
+                    throw StoreError(.leaseNotHeld, "message \(message.sequence) is no longer leased to this receiver"
+                                     + " (its visibility timeout passed and it was delivered again, it was nacked,"
+                                     + " or it is moving to the dead-letter queue); nothing was acked", file: directory)
+                }
+            }
+            return state.removeForAck(messages.map(\.sequence))
+        }
+        try await recordAcks(removed)
     }
 
-    /// Removes sequences from the queue durably.
+    /// Removes sequences from the queue durably, whoever holds them (the queue's own moves).
     func acknowledge(_ sequences: [UInt64]) async throws {
         try checkOpen()
-        let removed = state.withLock { $0.removeForAck(sequences) }
+        try await recordAcks(state.withLock { $0.removeForAck(sequences) })
+    }
+
+    /// Makes the removal of sequences durable (one ack delta on the queue's thread).
+    private func recordAcks(_ removed: [UInt64]) async throws {
         guard !removed.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             if !inbox.submit(.ack(removed, continuation)) {

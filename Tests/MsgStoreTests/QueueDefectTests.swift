@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+import Testing
+@testable import MsgStore
+
+/// Regression tests for reviewed defects of the durable queue: each failure
+/// path is made deterministic with ``FaultInjectingFileSystem`` (or a test seam).
+@Suite struct QueueDefectTests {
+    // MARK: 12. Ack honours the lease
+
+    @Test func staleAckAfterNackFailsAndLeavesTheMessageWithItsNewHolder() async throws {
+        let dir = QueueTestDirectory("defect12"); defer { dir.cleanUp() }
+        let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        _ = try await queue.enqueue(batch: [queueBytes("x"), queueBytes("y")])
+        let first = try await queue.receive(max: 2, visibilityTimeout: .seconds(600))
+        try await queue.nack(first[0])
+        let second = try await queue.receive(max: 1, visibilityTimeout: .seconds(600))
+        #expect(second.map(\.sequence) == [first[0].sequence] && second[0].leaseID != first[0].leaseID)
+        // A batch with one stale lease is refused as a whole.
+        await #expect { try await queue.ack([first[1], first[0]]) } throws: { ($0 as? StoreError)?.code == .leaseNotHeld }
+        await #expect { try await queue.ack(first[0]) } throws: { ($0 as? StoreError)?.code == .leaseNotHeld }
+        #expect(queue.stats.depth == 2 && queue.stats.inFlight == 2, "the stale ack removed the new holder's message")
+        try await queue.ack([first[1], second[0]])
+        #expect(queue.stats.depth == 0)
+        try await queue.ack(second[0])  // already acked: nothing to do
+        try await queue.close()
+    }
+
+    @Test func lateAckAfterLeaseTimeoutFailsAndLeavesTheMessageWithItsNewHolder() async throws {
+        let dir = QueueTestDirectory("defect12"); defer { dir.cleanUp() }
+        let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        _ = try await queue.enqueue(queueBytes("x"))
+        let late = try await queue.receive(visibilityTimeout: .milliseconds(30))[0]
+        try await Task.sleep(for: .milliseconds(100))
+        let current = try await queue.receive(visibilityTimeout: .seconds(600))
+        #expect(current.map(\.sequence) == [late.sequence] && current.map(\.attempt) == [2])
+        await #expect { try await queue.ack(late) } throws: { ($0 as? StoreError)?.code == .leaseNotHeld }
+        #expect(queue.stats.depth == 1 && queue.stats.inFlight == 1, "the late ack removed the new holder's message")
+        try await queue.nack(current[0])  // the new holder still holds it
+        #expect(try await queue.receive().map(\.attempt) == [3])
+        try await queue.close()
+    }
+}
