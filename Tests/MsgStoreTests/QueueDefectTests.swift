@@ -43,4 +43,47 @@ import Testing
         #expect(try await queue.receive().map(\.attempt) == [3])
         try await queue.close()
     }
+
+    // MARK: 14. No descriptor is closed twice
+
+    @Test func posixHandleClosedTwiceDoesNotCloseARecycledDescriptor() throws {
+        let dir = QueueTestDirectory("defect14"); defer { dir.cleanUp() }
+        let fileSystem = PosixFileSystem()
+        let first = try fileSystem.open(dir.path + "/first", mode: .createTruncate)
+        try first.close()
+        let second = try fileSystem.open(dir.path + "/second", mode: .createTruncate)  // likely gets the same number
+        #expect(throws: Never.self) { try first.close() }
+        #expect(throws: Never.self) { try second.write(queueBytes("still open"), at: 0) }
+        #expect(try second.readAll() == queueBytes("still open"))
+        try second.close()
+    }
+
+    @Test func segmentRollThatCannotOpenTheNextSegmentClosesNothingTwice() async throws {
+        let dir = QueueTestDirectory("defect14"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions(segmentBytesMax: 1024))
+        _ = try await queue.enqueue(queueBytes("durable"))
+        fileSystem.failOpens(containing: QueueFormat.segmentFileName(2))
+        await #expect(throws: StoreError.self) {
+            try await queue.enqueue(batch: Array(repeating: [UInt8](repeating: 1, count: 200), count: 10))
+        }
+        fileSystem.failOpens(containing: nil)
+        try? await queue.close()
+        #expect(fileSystem.repeatedCloses == 0)
+    }
+
+    @Test func consumerStateRewriteThatCannotOpenItsFileClosesNothingTwice() async throws {
+        let dir = QueueTestDirectory("defect14"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        var options = smallQueueOptions()
+        options.consumerStateBytesMax = 32  // the first deliveries record triggers a rewrite
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(batch: (0..<20).map { queueBytes("m\($0)") })
+        fileSystem.failOpens(containing: QueueFormat.consumerFileName + ".tmp")
+        let messages = try await queue.receive(max: 20)
+        await #expect(throws: StoreError.self) { try await queue.ack(messages) }
+        fileSystem.failOpens(containing: nil)
+        try? await queue.close()
+        #expect(fileSystem.repeatedCloses == 0)
+    }
 }

@@ -70,27 +70,38 @@ final class QueueStorage {
         if options.syncMode == .always { try writer.sync() }
     }
 
-    /// Closes the full active segment (durably) and starts the next one.
+    /// Closes the full active segment (durably) and starts the next one. The
+    /// new segment exists before the old one is closed: on failure the old
+    /// writer stays open and current (no handle is left closed but in use).
     private func roll() throws {
         try writer.flush()
         try writer.sync()
-        try writer.file.close()
         let number = segments.last!.number + 1
         let segment = Segment(number: number, firstSequence: nextSequence,
                               path: joinPath(directory, QueueFormat.segmentFileName(number)))
-        writer = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        let next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        let old = writer
+        writer = next
         segments.append(segment)
+        // Its records are synced: an error closing it loses nothing.
+        try? old.file.close()
     }
 
-    /// Creates a segment file holding its header, durably (file and directory entry).
+    /// Creates a segment file holding its header, durably (file and directory
+    /// entry). On failure the new file is closed again.
     static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String) throws -> LogWriter {
         let file = try fileSystem.open(segment.path, mode: .createTruncate)
-        let writer = LogWriter(file: file)
-        writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
-        try writer.flush()
-        try writer.sync()
-        try fileSystem.syncDirectory(directory)
-        return writer
+        do {
+            let writer = LogWriter(file: file)
+            writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
+            try writer.flush()
+            try writer.sync()
+            try fileSystem.syncDirectory(directory)
+            return writer
+        } catch {
+            try? file.close()
+            throw error
+        }
     }
 
     /// Reads payloads back from their segments (messages over the memory budget).
@@ -160,9 +171,14 @@ final class QueueStorage {
 
     /// Replaces the consumer state file with one snapshot record (temp file,
     /// sync, rename, directory sync) and appends to the new file from then on.
+    /// The old file is closed only once the new one is in place: on failure the
+    /// old writer stays open and current.
     func rewriteConsumerState() throws {
-        try? consumerWriter.file.close()
-        consumerWriter = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+        let next = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+        let old = consumerWriter
+        consumerWriter = next
+        // Replaced by the snapshot: an error closing it loses nothing.
+        try? old.file.close()
     }
 
     /// Writes a consumer state file holding one snapshot, atomically and durably,
@@ -171,16 +187,21 @@ final class QueueStorage {
                                       fileSystem: any FileSystem) throws -> LogWriter {
         let temporary = path + ".tmp"
         let file = try fileSystem.open(temporary, mode: .createTruncate)
-        let writer = LogWriter(file: file)
-        writer.append(acked.encodedSnapshot())
-        if !deliveries.isEmpty {
-            writer.append(ConsumerState.encodedDeliveries(deliveries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        do {
+            let writer = LogWriter(file: file)
+            writer.append(acked.encodedSnapshot())
+            if !deliveries.isEmpty {
+                writer.append(ConsumerState.encodedDeliveries(deliveries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            }
+            try writer.flush()
+            try writer.sync()
+            try fileSystem.rename(temporary, to: path)
+            try fileSystem.syncDirectory(directoryName(of: path))
+            return writer
+        } catch {
+            try? file.close()
+            throw error
         }
-        try writer.flush()
-        try writer.sync()
-        try fileSystem.rename(temporary, to: path)
-        try fileSystem.syncDirectory(directoryName(of: path))
-        return writer
     }
 
     /// Closes the files.
