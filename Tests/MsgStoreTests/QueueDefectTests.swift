@@ -86,4 +86,53 @@ import Testing
         try? await queue.close()
         #expect(fileSystem.repeatedCloses == 0)
     }
+
+    // MARK: 2(c). A failed enqueue never becomes durable
+
+    @Test func failedWriteIsNotWrittenByClose() async throws {
+        let dir = QueueTestDirectory("defect2c"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
+        _ = try await queue.enqueue(queueBytes("durable"))
+        fileSystem.failWrites(containing: ".qlog")
+        await #expect(throws: StoreError.self) { try await queue.enqueue(queueBytes("failed")) }
+        fileSystem.failWrites(containing: nil)
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        #expect(try await reopened.receive(max: 10).map { queueText($0.payload) } == ["durable"])
+        try await reopened.close()
+    }
+
+    @Test func failedSyncLeavesNoRecordOfTheEnqueue() async throws {
+        let dir = QueueTestDirectory("defect2c"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
+        _ = try await queue.enqueue(queueBytes("durable"))
+        fileSystem.failSyncs(containing: ".qlog")
+        await #expect(throws: StoreError.self) { try await queue.enqueue(queueBytes("failed")) }
+        fileSystem.failSyncs(containing: nil)
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        #expect(try await reopened.receive(max: 10).map { queueText($0.payload) } == ["durable"])
+        try await reopened.close()
+    }
+
+    @Test func failedBatchAcrossASegmentRollLeavesNoRecord() async throws {
+        let dir = QueueTestDirectory("defect2c"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let options = smallQueueOptions(segmentBytesMax: 1024)
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(queueBytes("durable"))
+        fileSystem.failOpens(containing: QueueFormat.segmentFileName(2))
+        await #expect(throws: StoreError.self) {
+            try await queue.enqueue(batch: (0..<10).map { queueBytes("failed \($0) " + String(repeating: "z", count: 200)) })
+        }
+        fileSystem.failOpens(containing: nil)
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
+        #expect(try await reopened.receive(max: 20).map { queueText($0.payload) } == ["durable"])
+        #expect(try await reopened.enqueue(queueBytes("next")) > 1)
+        try await reopened.close()
+        #expect(verifyQueue(path: dir.queue()).isOK)
+    }
 }

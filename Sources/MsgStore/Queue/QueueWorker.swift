@@ -65,8 +65,10 @@ final class QueueWorker: @unchecked Sendable {
                 ackedCount = sequences.count
             } catch let error as StoreError {
                 failure = error
+                storage.abandonUncommitted()  // reported failed: never durable
             } catch {
                 failure = StoreError(.io, "\(error)", file: storage.directory)
+                storage.abandonUncommitted()
             }
         }
         let error = failure ?? (isFinished ? StoreError(.closed, "the queue is closed", file: storage.directory) : nil)
