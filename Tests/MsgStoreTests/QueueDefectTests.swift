@@ -87,6 +87,36 @@ import Testing
         #expect(fileSystem.repeatedCloses == 0)
     }
 
+    // MARK: 15. An enqueue committed in a batch whose acks fail
+
+    @Test func enqueueCommittedInABatchWhoseAckFailsIsReportedDurable() async throws {
+        let dir = QueueTestDirectory("defect15"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
+        _ = try await queue.enqueue(queueBytes("a"))
+        let a = try await queue.receive(visibilityTimeout: .seconds(600))[0]
+        // Hold the queue's thread in the fdatasync of "b1", so that "b2" and the ack of "a" form the next batch.
+        fileSystem.holdSyncs(containing: ".qlog")
+        let first = Task { try await queue.enqueue(queueBytes("b1")) }
+        #expect(await queueEventually { fileSystem.heldSyncs == 1 })
+        let second = Task { try await queue.enqueue(queueBytes("b2")) }
+        let ack = Task { try await queue.ack(a) }
+        #expect(await queueEventually { queue.inbox.pendingCount == 2 })
+        fileSystem.failSyncs(containing: QueueFormat.consumerFileName)  // the ack delta's fdatasync fails
+        fileSystem.holdSyncs(containing: nil)
+        _ = try await first.value
+        let b2 = await second.result
+        await #expect(throws: StoreError.self) { try await ack.value }
+        fileSystem.failSyncs(containing: nil)
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        let payloads = try await reopened.receive(max: 10).map { queueText($0.payload) }
+        try await reopened.close()
+        let isReportedDurable = (try? b2.get()) != nil
+        #expect(payloads.contains("b2") == isReportedDurable, "b2 reported \(isReportedDurable ? "durable" : "failed"); on disk: \(payloads)")
+        #expect(isReportedDurable, "its batch was committed before the ack failed")
+    }
+
     // MARK: 2(c). A failed enqueue never becomes durable
 
     @Test func failedWriteIsNotWrittenByClose() async throws {
