@@ -44,6 +44,91 @@ import Testing
         try await queue.close()
     }
 
+    // MARK: 13. Waiters and messages moving to the dead-letter queue
+
+    @Test func receiveThatCannotReadPayloadsWakesTheWaitersItTookAndReleasesItsLeases() async throws {
+        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        var options = smallQueueOptions()
+        options.memoryPayloadBytesMax = 0  // every payload is read back from its segment
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(queueBytes("on disk"))
+        // A receiver suspended in a long poll, registered the way the queue registers them.
+        let resumed = QueueTestFlag()
+        Task {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                queue.state.withLock { $0.waiters[UInt64.max] = continuation }
+            }
+            resumed.set()
+        }
+        #expect(await queueEventually { queue.state.withLock { $0.waiters.count == 1 } })
+        fileSystem.failOpens(containing: ".qlog")
+        await #expect(throws: StoreError.self) { try await queue.receive(max: 1) }
+        fileSystem.failOpens(containing: nil)
+        #expect(await queueEventually(seconds: 2) { resumed.isSet }, "the waiter taken by the failed receive was never resumed")
+        // Nothing was handed out: the message is deliverable at once, as a first delivery.
+        let again = try await queue.receive(max: 1)
+        #expect(again.map(\.attempt) == [1] && again.map { queueText($0.payload) } == ["on disk"])
+        try await queue.close()
+    }
+
+    @Test func failedMoveToTheDeadLetterQueueLeavesTheMessageDeliverable() async throws {
+        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        var options = smallQueueOptions(maxAttempts: 1)
+        options.memoryPayloadBytesMax = 0
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(queueBytes("poison"))
+        let message = try await queue.receive()[0]
+        fileSystem.failOpens(containing: dir.queue() + "/")  // the payload cannot be read for the move
+        await #expect(throws: StoreError.self) { try await queue.nack(message) }
+        fileSystem.failOpens(containing: nil)
+        #expect(queue.stats.depth == 1 && queue.stats.inFlight == 0, "the message stayed 'moving'")
+        // The next receive finds it exhausted again and moves it.
+        #expect(try await queue.receive().isEmpty)
+        #expect(queue.stats.depth == 0 && queue.deadLetterQueue?.stats.depth == 1)
+        #expect(try await queue.deadLetterQueue?.receive().map { queueText($0.payload) } == ["poison"])
+        try await queue.close()
+    }
+
+    @Test func failedDeadLetterAppendDuringReceiveLeavesNothingMoving() async throws {
+        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions(maxAttempts: 1))
+        _ = try await queue.enqueue(queueBytes("poison"))
+        _ = try await queue.receive(visibilityTimeout: .milliseconds(20))
+        try await Task.sleep(for: .milliseconds(80))
+        fileSystem.failWrites(containing: ".dlq/")
+        await #expect(throws: StoreError.self) { try await queue.receive() }  // the lease expired; the move fails
+        #expect(queue.stats.depth == 1 && queue.stats.inFlight == 0, "the message stayed 'moving'")
+        // Not stranded: the next receive tries the move again (and the failed dead-letter queue refuses it).
+        await #expect(throws: StoreError.self) { try await queue.receive() }
+        fileSystem.failWrites(containing: nil)
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 1))
+        #expect(try await reopened.receive().isEmpty)
+        #expect(reopened.deadLetterQueue?.stats.depth == 1 && reopened.stats.depth == 0)
+        try await reopened.close()
+    }
+
+    @Test func longPollWhoseDeadlinePassesBeforeItIsRegisteredStillReturns() async throws {
+        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        // Hold the receiver (once) right after it started its wake-up timer, past its 20 ms deadline.
+        let calls = QueueTestCounter()
+        queue.state.withLock { $0.onWaitTimerStarted = { if calls.increment() == 1 { usleep(300_000) } } }
+        let returned = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { _ = try await queue.receive(waitTimeout: .milliseconds(20)); return true }
+            group.addTask { try await Task.sleep(for: .seconds(3)); return false }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        #expect(calls.value >= 1)
+        #expect(returned, "the long poll missed its deadline and waited until cancelled")
+        try await queue.close()
+    }
+
     // MARK: 14. No descriptor is closed twice
 
     @Test func posixHandleClosedTwiceDoesNotCloseARecycledDescriptor() throws {
