@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// The real file system: POSIX calls, retried on `EINTR`, errors as ``StoreError``.
 public struct PosixFileSystem: FileSystem {
@@ -110,6 +111,9 @@ public struct PosixFileSystem: FileSystem {
 final class PosixFileHandle: FileHandle {
     let fd: Int32
     let path: String
+    /// Set by the first ``close()``: later calls must not close the number
+    /// again (by then it may belong to another file).
+    private let isClosed = Atomic<Bool>(false)
 
     init(fd: Int32, path: String) {
         self.fd = fd
@@ -160,7 +164,10 @@ final class PosixFileHandle: FileHandle {
         }
     }
 
+    /// Closes the descriptor. Idempotent: a second call does nothing (it
+    /// never closes a descriptor number the system has since reused).
     func close() throws {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         guard Glibc.close(fd) == 0 else { throw StoreError.io("close", file: path, errno: errno) }
     }
 }

@@ -9,7 +9,9 @@ extension DurableQueue {
     /// **Long poll**: when nothing is visible, waits up to `waitTimeout` for an
     /// enqueue (or a lease expiry) — suspended, woken by the enqueue, no
     /// polling — and returns an empty array if nothing came.
-    /// Throws ``StoreError/Code/closed`` once the queue is closed.
+    /// Throws ``StoreError/Code/closed`` once the queue is closed. When it
+    /// throws, nothing was handed out: the messages it had leased are visible
+    /// again, their delivery not counted.
     public func receive(max: Int = 1, visibilityTimeout: Duration = .seconds(30),
                         waitTimeout: Duration = .zero) async throws -> [QueueMessage] {
         guard max >= 1, max <= options.receiveCountMax else {
@@ -33,21 +35,34 @@ extension DurableQueue {
                 let waiters = messages.isEmpty ? [] : state.takeWaiters()
                 return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters, unloaded)
             }
+            // Resumed before anything below can fail: a waiter taken and never resumed would wait forever.
+            for waiter in waiters { waiter.resume() }
             if !unloaded.isEmpty {
                 // Over the memory budget: the payloads are read back on the queue's thread.
-                // On failure the leases simply expire.
-                let payloads = try await readPayloads(unloaded.map(\.location))
-                for (item, payload) in zip(unloaded, payloads) { messages[item.index].payload = payload }
-                unloaded = []
-            }
-            for waiter in waiters { waiter.resume() }
-            if !messages.isEmpty {
-                _ = inbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
+                do {
+                    let payloads = try await readPayloads(unloaded.map(\.location))
+                    for (item, payload) in zip(unloaded, payloads) { messages[item.index].payload = payload }
+                    unloaded = []
+                } catch {
+                    // Nothing was handed out: the messages are visible again at once (this delivery not
+                    // counted) and the exhausted ones wait, visible, for the next receive to move them.
+                    releaseUndelivered(messages, exhausted: exhausted)
+                    throw error
+                }
             }
             if !exhausted.isEmpty {
-                try await moveToDeadLetterQueue(exhausted, reason: "not acked after \(maxAttempts) deliveries (visibility timeout or restart)")
+                do {
+                    // On failure the exhausted messages are visible again (see moveToDeadLetterQueue).
+                    try await moveToDeadLetterQueue(exhausted, reason: "not acked after \(maxAttempts) deliveries (visibility timeout or restart)")
+                } catch {
+                    releaseUndelivered(messages, exhausted: [])
+                    throw error
+                }
             }
-            if !messages.isEmpty { return messages }
+            if !messages.isEmpty {
+                _ = inbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
+                return messages
+            }
             if !exhausted.isEmpty { continue }
             if now >= waitDeadline { return [] }
             var wakeAt = waitDeadline
@@ -64,23 +79,30 @@ extension DurableQueue {
             defer { state.nextWaiterID += 1 }
             return state.nextWaiterID
         }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            self?.wakeWaiter(waiterID)
-        }
+        var timer: Task<Void, Never>?
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let isRegistered = state.withLock { state -> Bool in
-                    guard state.generation == generation, !state.isClosed, state.failure == nil, !Task.isCancelled else { return false }
+                let (isRegistered, onTimerStarted) = state.withLock { state -> (Bool, (@Sendable () -> Void)?) in
+                    guard state.generation == generation, !state.isClosed, state.failure == nil, !Task.isCancelled else { return (false, nil) }
                     state.waiters[waiterID] = continuation
-                    return true
+                    return (true, state.onWaitTimerStarted)
                 }
-                if !isRegistered { continuation.resume() }
+                guard isRegistered else {
+                    continuation.resume()
+                    return
+                }
+                // Registered first, then the timer: a timer that fires at once (a deadline already
+                // due) still finds the waiter to wake.
+                timer = Task { [weak self] in
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    self?.wakeWaiter(waiterID)
+                }
+                onTimerStarted?()
             }
         } onCancel: {
             wakeWaiter(waiterID)
         }
-        timer.cancel()
+        timer?.cancel()
     }
 
     private func wakeWaiter(_ waiterID: UInt64) {
@@ -91,19 +113,43 @@ extension DurableQueue {
     /// Acknowledges a message: it will not be delivered again. Returns once the
     /// ack is durable. Acking a message that was already acked or moved to the
     /// dead-letter queue does nothing.
+    ///
+    /// Only the current lease can ack: once the message was delivered again
+    /// (its visibility timeout passed and a receive took it), nacked, or is on
+    /// its way to the dead-letter queue, this throws
+    /// ``StoreError/Code/leaseNotHeld`` and the message stays with its new holder.
     public func ack(_ message: QueueMessage) async throws {
         try await ack([message])
     }
 
-    /// Acknowledges messages with one durable write.
+    /// Acknowledges messages with one durable write. If any of them is no longer
+    /// leased by the caller (as for a single message), throws
+    /// ``StoreError/Code/leaseNotHeld`` and acks none of them.
     public func ack(_ messages: [QueueMessage]) async throws {
-        try await acknowledge(messages.map(\.sequence))
+        try checkOpen()
+        let removed = try state.withLock { state in
+            for message in messages {
+                // Gone: already acked or moved to the dead-letter queue (nothing to do).
+                guard let entry = state.entries[message.sequence] else { continue }
+                guard entry.leaseID == message.leaseID, entry.leaseID != 0, entry.leaseID != QueueState.movingLeaseID else {
+                    throw StoreError(.leaseNotHeld, "message \(message.sequence) is no longer leased to this receiver"
+                                     + " (its visibility timeout passed and it was delivered again, it was nacked,"
+                                     + " or it is moving to the dead-letter queue); nothing was acked", file: directory)
+                }
+            }
+            return state.removeForAck(messages.map(\.sequence))
+        }
+        try await recordAcks(removed)
     }
 
-    /// Removes sequences from the queue durably.
+    /// Removes sequences from the queue durably, whoever holds them (the queue's own moves).
     func acknowledge(_ sequences: [UInt64]) async throws {
         try checkOpen()
-        let removed = state.withLock { $0.removeForAck(sequences) }
+        try await recordAcks(state.withLock { $0.removeForAck(sequences) })
+    }
+
+    /// Makes the removal of sequences durable (one ack delta on the queue's thread).
+    private func recordAcks(_ removed: [UInt64]) async throws {
         guard !removed.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             if !inbox.submit(.ack(removed, continuation)) {
@@ -115,7 +161,8 @@ extension DurableQueue {
     /// Gives a message back: visible again at once (next delivery `attempt + 1`),
     /// or moved to the dead-letter queue if it had ``QueueOptions/maxAttempts``
     /// deliveries. Does nothing if the lease is no longer current (timed out,
-    /// acked).
+    /// acked). If the move to the dead-letter queue fails, throws and leaves
+    /// the message visible (the next receive tries the move again).
     public func nack(_ message: QueueMessage) async throws {
         try checkOpen()
         let maxAttempts = options.maxAttempts
@@ -140,9 +187,31 @@ extension DurableQueue {
         }
     }
 
+    /// Gives back leases that were never handed out (the receive failed) and
+    /// makes messages marked moving visible again; wakes the waiting receivers.
+    private func releaseUndelivered(_ messages: [QueueMessage], exhausted: [UInt64]) {
+        let waiters = state.withLock { state in
+            state.releaseUndelivered(messages)
+            state.cancelMove(exhausted)
+            return state.takeWaiters()
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     /// Appends messages (marked moving) to the dead-letter queue, then acks them here.
     /// A crash between the two leaves a copy in both: at-least-once, never lost.
+    /// If the move fails, the messages still here are visible again (a later
+    /// receive finds them exhausted and tries again) and the error is rethrown.
     private func moveToDeadLetterQueue(_ sequences: [UInt64], reason: String) async throws {
+        do {
+            try await appendToDeadLetterQueueAndAck(sequences, reason: reason)
+        } catch {
+            state.withLock { $0.cancelMove(sequences) }
+            throw error
+        }
+    }
+
+    private func appendToDeadLetterQueueAndAck(_ sequences: [UInt64], reason: String) async throws {
         let (collected, unloaded) = state.withLock { state in
             var records: [QueueStorage.NewRecord] = []
             var unloaded: [(index: Int, location: QueueRecordLocation)] = []

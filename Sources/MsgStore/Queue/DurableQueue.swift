@@ -173,7 +173,9 @@ public final class DurableQueue: Sendable {
 
     /// Finishes pending writes, closes the files, releases the lock and closes
     /// the dead-letter queue. Waiting receivers get ``StoreError/Code/closed``.
-    /// Unacked messages stay in the queue for the next open.
+    /// Unacked messages stay in the queue for the next open. After a failed
+    /// write or sync it writes nothing: an enqueue reported failed is never
+    /// made durable.
     public func close() async throws {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
             if state.isClosed { return nil }

@@ -61,6 +61,8 @@ struct QueueState {
     var payloadBytesMax = Int.max
     /// Set when a write or sync failed: the queue refuses further work.
     var failure: StoreError?
+    /// Test seam: run on the receiving task right after a long poll started its wake-up timer.
+    var onWaitTimerStarted: (@Sendable () -> Void)?
 
     /// Adds durable messages as visible; payloads past the memory budget are left on disk
     /// (`isPayloadLoaded` false: the record's payload was not read).
@@ -136,6 +138,35 @@ struct QueueState {
         // A new lease is a new deadline: a receiver about to wait with an earlier view must look again.
         if !messages.isEmpty { generation &+= 1 }
         return messages
+    }
+
+    /// Takes back leases of messages that were never handed out (reading their
+    /// payloads failed): visible again at once, the delivery not counted.
+    mutating func releaseUndelivered(_ messages: [QueueMessage]) {
+        for message in messages {
+            guard var entry = entries[message.sequence], entry.leaseID == message.leaseID else { continue }
+            entry.leaseID = 0
+            entry.deliveries -= 1
+            entries[message.sequence] = entry
+            inFlightCount -= 1
+            visible.insert(message.sequence)
+        }
+        if !messages.isEmpty { generation &+= 1 }
+    }
+
+    /// Makes messages marked moving visible again: their move to the dead-letter
+    /// queue failed, and the next receive finds them exhausted and tries again.
+    mutating func cancelMove(_ sequences: [UInt64]) {
+        var changed = false
+        for sequence in sequences {
+            guard var entry = entries[sequence], entry.leaseID == Self.movingLeaseID else { continue }
+            entry.leaseID = 0
+            entries[sequence] = entry
+            inFlightCount -= 1
+            visible.insert(sequence)
+            changed = true
+        }
+        if changed { generation &+= 1 }
     }
 
     /// Removes messages being acked; returns the sequences that were still unacked.

@@ -22,6 +22,16 @@ final class QueueStorage {
     let options: QueueOptions
     private(set) var segments: [Segment]
     private var writer: LogWriter
+    /// The active segment's length after its last commit (or its creation): a
+    /// failed group is cut back to it.
+    private var committedLength: Int64
+    /// Segments closed by a roll since the last commit, with their lengths before
+    /// it: a roll syncs the records of the group framed so far, which a failed
+    /// group must take back.
+    private var rolledSinceCommit: [(path: String, length: Int64)] = []
+    /// Set by ``abandonUncommitted()`` after a failed write or sync: nothing more
+    /// is written, not even by ``close()``.
+    private(set) var hasFailed = false
     private(set) var nextSequence: UInt64
     private(set) var acked: AckedSequences
     /// Latest delivery number of unacked messages that were delivered (persisted for restarts).
@@ -36,6 +46,7 @@ final class QueueStorage {
         self.options = options
         self.segments = segments
         self.writer = writer
+        self.committedLength = writer.length
         self.nextSequence = nextSequence
         self.acked = acked
         self.consumerWriter = consumerWriter
@@ -65,32 +76,71 @@ final class QueueStorage {
     }
 
     /// Writes pending records with one `pwrite` and, in sync mode, one `fdatasync`.
+    /// On failure call ``abandonUncommitted()``.
     func commit() throws {
         try writer.flush()
         if options.syncMode == .always { try writer.sync() }
+        committedLength = writer.length
+        rolledSinceCommit.removeAll()
     }
 
-    /// Closes the full active segment (durably) and starts the next one.
+    /// After a failed append, commit, ack or delivery record: drops every framed
+    /// byte not yet written and cuts the records of the failed group (already
+    /// written, or synced by a roll) back off their segments, so that an
+    /// enqueue reported failed never becomes durable. Best effort (the files
+    /// may be failing); marks the storage failed: ``close()`` writes nothing.
+    func abandonUncommitted() {
+        hasFailed = true
+        writer = LogWriter(file: writer.file, length: committedLength)
+        if let size = try? writer.file.size(), size > committedLength {
+            try? writer.file.truncate(to: committedLength)
+            try? writer.file.sync()
+        }
+        for (path, length) in rolledSinceCommit.reversed() {
+            guard let file = try? fileSystem.open(path, mode: .readWrite) else { continue }
+            try? file.truncate(to: length)
+            try? file.sync()
+            try? file.close()
+        }
+        rolledSinceCommit.removeAll()
+        consumerWriter = LogWriter(file: consumerWriter.file, length: consumerWriter.flushedLength)
+    }
+
+    /// Closes the full active segment (durably) and starts the next one. The
+    /// new segment exists before the old one is closed: on failure the old
+    /// writer stays open and current (no handle is left closed but in use).
     private func roll() throws {
         try writer.flush()
         try writer.sync()
-        try writer.file.close()
-        let number = segments.last!.number + 1
+        let previous = segments.last!
+        let number = previous.number + 1
         let segment = Segment(number: number, firstSequence: nextSequence,
                               path: joinPath(directory, QueueFormat.segmentFileName(number)))
-        writer = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        let next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        let old = writer
+        if old.length > committedLength { rolledSinceCommit.append((previous.path, committedLength)) }
+        writer = next
+        committedLength = next.length
         segments.append(segment)
+        // Its records are synced: an error closing it loses nothing.
+        try? old.file.close()
     }
 
-    /// Creates a segment file holding its header, durably (file and directory entry).
+    /// Creates a segment file holding its header, durably (file and directory
+    /// entry). On failure the new file is closed again.
     static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String) throws -> LogWriter {
         let file = try fileSystem.open(segment.path, mode: .createTruncate)
-        let writer = LogWriter(file: file)
-        writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
-        try writer.flush()
-        try writer.sync()
-        try fileSystem.syncDirectory(directory)
-        return writer
+        do {
+            let writer = LogWriter(file: file)
+            writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
+            try writer.flush()
+            try writer.sync()
+            try fileSystem.syncDirectory(directory)
+            return writer
+        } catch {
+            try? file.close()
+            throw error
+        }
     }
 
     /// Reads payloads back from their segments (messages over the memory budget).
@@ -160,9 +210,14 @@ final class QueueStorage {
 
     /// Replaces the consumer state file with one snapshot record (temp file,
     /// sync, rename, directory sync) and appends to the new file from then on.
+    /// The old file is closed only once the new one is in place: on failure the
+    /// old writer stays open and current.
     func rewriteConsumerState() throws {
-        try? consumerWriter.file.close()
-        consumerWriter = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+        let next = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+        let old = consumerWriter
+        consumerWriter = next
+        // Replaced by the snapshot: an error closing it loses nothing.
+        try? old.file.close()
     }
 
     /// Writes a consumer state file holding one snapshot, atomically and durably,
@@ -171,21 +226,35 @@ final class QueueStorage {
                                       fileSystem: any FileSystem) throws -> LogWriter {
         let temporary = path + ".tmp"
         let file = try fileSystem.open(temporary, mode: .createTruncate)
-        let writer = LogWriter(file: file)
-        writer.append(acked.encodedSnapshot())
-        if !deliveries.isEmpty {
-            writer.append(ConsumerState.encodedDeliveries(deliveries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        do {
+            let writer = LogWriter(file: file)
+            writer.append(acked.encodedSnapshot())
+            if !deliveries.isEmpty {
+                writer.append(ConsumerState.encodedDeliveries(deliveries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            }
+            try writer.flush()
+            try writer.sync()
+            try fileSystem.rename(temporary, to: path)
+            try fileSystem.syncDirectory(directoryName(of: path))
+            return writer
+        } catch {
+            try? file.close()
+            throw error
         }
-        try writer.flush()
-        try writer.sync()
-        try fileSystem.rename(temporary, to: path)
-        try fileSystem.syncDirectory(directoryName(of: path))
-        return writer
     }
 
-    /// Closes the files.
+    /// Closes the files. After a failure (``hasFailed``) nothing is written:
+    /// the bytes of a failed group must never reach the disk. Closes both
+    /// files even if one fails, then throws the first error.
     func close() throws {
-        try writer.close()
-        try consumerWriter.close()
+        var firstError: (any Error)?
+        if !hasFailed {
+            // Normally nothing is pending here: every group writes what it framed.
+            do { try writer.flush() } catch { firstError = error }
+            do { try consumerWriter.flush() } catch { firstError = firstError ?? error }
+        }
+        do { try writer.file.close() } catch { firstError = firstError ?? error }
+        do { try consumerWriter.file.close() } catch { firstError = firstError ?? error }
+        if let firstError { throw firstError }
     }
 }

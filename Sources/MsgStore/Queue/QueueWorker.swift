@@ -23,6 +23,15 @@ final class QueueWorker: @unchecked Sendable {
         finish()
     }
 
+    /// Records the first write or sync failure (the queue refuses all work from
+    /// now on) and takes back what the failed batch had written.
+    private func fail(with error: any Error) -> StoreError {
+        let storeError = error as? StoreError ?? StoreError(.io, "\(error)", file: storage.directory)
+        if failure == nil { failure = storeError }
+        storage.abandonUncommitted()
+        return storeError
+    }
+
     private func finish() {
         guard !isFinished else { return }
         isFinished = true
@@ -53,49 +62,64 @@ final class QueueWorker: @unchecked Sendable {
             }
             do { continuation.resume(returning: try storage.readPayloads(locations)) } catch { continuation.resume(throwing: error) }
         }
+        // Enqueues and acks succeed or fail separately: once the enqueues' commit returned, their
+        // records are durable and they are acknowledged, even if the acks of the same batch then fail.
+        // A failed enqueue is cut back off the disk (`abandonUncommitted`): reported failed, never durable.
         var assigned: [[(sequence: UInt64, location: QueueRecordLocation)]] = []
+        var enqueueError: StoreError?
+        var ackError: StoreError?
         var ackedCount = 0
-        if failure == nil && !isFinished {
-            do {
-                for (records, _) in enqueues { assigned.append(try storage.append(records)) }
-                if !enqueues.isEmpty { try storage.commit() }
-                try storage.recordDeliveries(delivered)  // before the acks of the same batch
-                let sequences = acks.flatMap { $0.0 }
-                try storage.recordAcks(sequences)
-                ackedCount = sequences.count
-            } catch let error as StoreError {
-                failure = error
-            } catch {
-                failure = StoreError(.io, "\(error)", file: storage.directory)
+        if let refusal = failure ?? (isFinished ? StoreError(.closed, "the queue is closed", file: storage.directory) : nil) {
+            enqueueError = refusal
+            ackError = refusal
+        } else {
+            if !enqueues.isEmpty {
+                do {
+                    for (records, _) in enqueues { assigned.append(try storage.append(records)) }
+                    try storage.commit()
+                } catch {
+                    enqueueError = fail(with: error)
+                }
+            }
+            if let failure {
+                ackError = failure
+            } else {
+                do {
+                    try storage.recordDeliveries(delivered)  // before the acks of the same batch
+                    let sequences = acks.flatMap { $0.0 }
+                    try storage.recordAcks(sequences)
+                    ackedCount = sequences.count
+                } catch {
+                    ackError = fail(with: error)
+                }
             }
         }
-        let error = failure ?? (isFinished ? StoreError(.closed, "the queue is closed", file: storage.directory) : nil)
+        let published = enqueueError == nil
         var waiters: [CheckedContinuation<Void, Never>] = []
         if let queue {
-            let segmentCount = storage.segments.count, nextSequence = storage.nextSequence
+            let segmentCount = storage.segments.count, nextSequence = storage.nextSequence, failure = self.failure
             waiters = queue.state.withLock { state in
-                if let error {
-                    if state.failure == nil && failure != nil { state.failure = error }
-                } else {
+                if let failure, state.failure == nil { state.failure = failure }
+                if published {
                     for (index, (records, _)) in enqueues.enumerated() {
                         state.publish(zip(assigned[index], records).map {
                             (sequence: $0.0.sequence, location: $0.0.location, record: $0.1, isPayloadLoaded: true)
                         })
                         state.enqueuedTotal += UInt64(records.count)
                     }
-                    state.ackedTotal += UInt64(ackedCount)
                 }
+                if ackError == nil { state.ackedTotal += UInt64(ackedCount) }
                 state.segmentCount = segmentCount
                 state.nextSequence = nextSequence
-                return enqueues.isEmpty && error == nil ? [] : state.takeWaiters()
+                return enqueues.isEmpty && enqueueError == nil && ackError == nil ? [] : state.takeWaiters()
             }
         }
         for waiter in waiters { waiter.resume() }
         for (index, (_, continuation)) in enqueues.enumerated() {
-            if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: assigned[index].map(\.sequence)) }
+            if let enqueueError { continuation.resume(throwing: enqueueError) } else { continuation.resume(returning: assigned[index].map(\.sequence)) }
         }
         for (_, continuation) in acks {
-            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+            if let ackError { continuation.resume(throwing: ackError) } else { continuation.resume() }
         }
         if !closes.isEmpty {
             var closeError: (any Error)?

@@ -42,6 +42,13 @@ final class QueueWorkerInbox<Job>: @unchecked Sendable {
         return true
     }
 
+    /// Jobs submitted and not yet taken by the worker (tests use it to line jobs up in one batch).
+    var pendingCount: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return jobs.count
+    }
+
     /// Refuses further jobs; ``takeAll()`` returns the remaining ones, then `nil`.
     func close() {
         pthread_mutex_lock(mutex)

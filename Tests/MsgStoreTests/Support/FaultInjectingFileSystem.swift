@@ -1,9 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 @testable import MsgStore
 
-/// A file system over the real one that can fail writes or syncs on cue and
-/// can simulate a power cut: every file loses the bytes written after its
-/// last sync (LevelDB's `FaultInjectionTestEnv`).
+/// A file system over the real one that can fail opens, writes or syncs on
+/// cue (all of them, or only for paths containing a fragment), hold syncs
+/// until released, count handles closed more than once, and simulate a power
+/// cut: every file loses the bytes written after its last sync (LevelDB's
+/// `FaultInjectionTestEnv`).
 final class FaultInjectingFileSystem: FileSystem {
     struct State {
         /// Synced length per path.
@@ -11,6 +16,16 @@ final class FaultInjectingFileSystem: FileSystem {
         var failWrites = false
         var failSyncs = false
         var syncCount = 0
+        /// Opens, writes, syncs of paths containing these fragments fail ("" matches every path).
+        var failOpensContaining: String?
+        var failWritesContaining: String?
+        var failSyncsContaining: String?
+        /// Syncs of paths containing this fragment block until it is cleared.
+        var holdSyncsContaining: String?
+        /// Syncs blocked right now by `holdSyncsContaining`.
+        var heldSyncs = 0
+        /// `close` calls on a handle that was already closed (not passed on to the real file).
+        var repeatedCloses = 0
     }
 
     let base = PosixFileSystem()
@@ -19,6 +34,24 @@ final class FaultInjectingFileSystem: FileSystem {
     func failWrites(_ fail: Bool) { state.withLock { $0.failWrites = fail } }
     func failSyncs(_ fail: Bool) { state.withLock { $0.failSyncs = fail } }
     var syncCount: Int { state.withLock { $0.syncCount } }
+
+    /// Fails every `open` of a path containing `fragment` (nil: stop failing).
+    func failOpens(containing fragment: String?) { state.withLock { $0.failOpensContaining = fragment } }
+    /// Fails every write to a path containing `fragment` (nil: stop failing).
+    func failWrites(containing fragment: String?) { state.withLock { $0.failWritesContaining = fragment } }
+    /// Fails every sync of a path containing `fragment` (nil: stop failing).
+    func failSyncs(containing fragment: String?) { state.withLock { $0.failSyncsContaining = fragment } }
+    /// Blocks every sync of a path containing `fragment` until called again with nil.
+    func holdSyncs(containing fragment: String?) { state.withLock { $0.holdSyncsContaining = fragment } }
+    /// Syncs blocked right now by ``holdSyncs(containing:)``.
+    var heldSyncs: Int { state.withLock { $0.heldSyncs } }
+    /// `close` calls on handles that were already closed.
+    var repeatedCloses: Int { state.withLock { $0.repeatedCloses } }
+
+    private static func matches(_ path: String, _ fragment: String?) -> Bool {
+        guard let fragment else { return false }
+        return fragment.isEmpty || path.contains(fragment)
+    }
 
     /// Cuts every file written through this file system back to its last synced length.
     func dropUnsyncedData() throws {
@@ -31,6 +64,9 @@ final class FaultInjectingFileSystem: FileSystem {
     }
 
     func open(_ path: String, mode: OpenMode) throws -> any FileHandle {
+        if state.withLock({ Self.matches(path, $0.failOpensContaining) }) {
+            throw StoreError(.io, "injected open failure", file: path, errno: 5)
+        }
         let file = try base.open(path, mode: mode)
         let size = try file.size()
         state.withLock { state in
@@ -64,14 +100,23 @@ final class FaultInjectingFileSystem: FileSystem {
         }
         var path: String { inner.path }
         func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-            if owner.state.withLock({ $0.failWrites }) { throw StoreError(.io, "injected write failure", file: path, errno: 5) }
+            if owner.state.withLock({ $0.failWrites || matches(path, $0.failWritesContaining) }) { throw StoreError(.io, "injected write failure", file: path, errno: 5) }
             try inner.write(bytes, at: offset)
         }
         func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
             try inner.read(into: buffer, at: offset)
         }
         func sync() throws {
-            if owner.state.withLock({ $0.failSyncs }) { throw StoreError(.io, "injected fdatasync failure", file: path, errno: 5) }
+            var isHeld = false
+            while owner.state.withLock({ state -> Bool in
+                let hold = matches(path, state.holdSyncsContaining)
+                if hold != isHeld { state.heldSyncs += hold ? 1 : -1 }
+                return hold
+            }) {
+                isHeld = true
+                usleep(1_000)
+            }
+            if owner.state.withLock({ $0.failSyncs || matches(path, $0.failSyncsContaining) }) { throw StoreError(.io, "injected fdatasync failure", file: path, errno: 5) }
             try inner.sync()
             let size = try inner.size()
             owner.state.withLock {
@@ -84,6 +129,19 @@ final class FaultInjectingFileSystem: FileSystem {
             try inner.truncate(to: size)
             owner.state.withLock { $0.synced[path] = min($0.synced[path] ?? size, size) }
         }
-        func close() throws { try inner.close() }
+        func close() throws {
+            let isRepeated = isClosed.withLock { isClosed in
+                defer { isClosed = true }
+                return isClosed
+            }
+            if isRepeated {
+                // Counted, not passed on: the descriptor may already belong to another file.
+                owner.state.withLock { $0.repeatedCloses += 1 }
+                return
+            }
+            try inner.close()
+        }
+        private let isClosed = Mutex(false)
+        private func matches(_ path: String, _ fragment: String?) -> Bool { FaultInjectingFileSystem.matches(path, fragment) }
     }
 }

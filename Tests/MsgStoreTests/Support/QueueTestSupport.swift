@@ -74,3 +74,28 @@ final class SyncFailingFileHandle: MsgStore.FileHandle {
     func truncate(to size: Int64) throws { try base.truncate(to: size) }
     func close() throws { try base.close() }
 }
+
+/// Polls `condition` (every millisecond) until it holds or `seconds` pass; returns whether it held.
+func queueEventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1_000)))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    return condition()
+}
+
+/// A flag set once from any task.
+final class QueueTestFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+}
+
+/// A counter shared between tasks.
+final class QueueTestCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    /// Adds one and returns the new value.
+    func increment() -> Int { count.add(1, ordering: .relaxed).newValue }
+    var value: Int { count.load(ordering: .relaxed) }
+}
