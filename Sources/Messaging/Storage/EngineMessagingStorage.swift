@@ -235,7 +235,12 @@ public final class EngineMessagingStorage: MessagingStorage {
             batch.put(fanOut, RowKey(partitionKey: Layout.bytes(message.messageID.uuid)), value: [Layout.fanOutDone])
             _ = try await write(batch)
             if let record = leases.withLock({ $0.removeValue(forKey: message.messageID) }) {
-                try await engine { try await queue.ack(record) }
+                do {
+                    try await engine { try await queue.ack(record) }
+                } catch let error as StoreError where error.code == .leaseNotHeld {
+                    // The lease ran out and another consumer holds the message now;
+                    // it sees the done marker written above and acknowledges it.
+                }
             }
         }
     }
