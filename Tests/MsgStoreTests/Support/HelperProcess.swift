@@ -13,13 +13,16 @@ final class HelperProcess: @unchecked Sendable {
         return executable.deletingLastPathComponent()
     }
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         let helper = Self.productsDirectory.appendingPathComponent("MsgStoreTestHelper")
         guard FileManager.default.isExecutableFile(atPath: helper.path) else {
             throw NSError(domain: "HelperProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "helper not built at \(helper.path)"])
         }
         process.executableURL = helper
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = pipe
         process.standardError = FileHandle.standardError
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
@@ -48,6 +51,20 @@ final class HelperProcess: @unchecked Sendable {
             usleep(5_000)
         }
         return false
+    }
+
+    /// Waits up to `seconds` for the process to exit by itself; drains the
+    /// pipe. Returns the signal that ended it (nil: it exited, or still runs).
+    func waitForDeath(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        guard !process.isRunning else { return nil }
+        pipe.fileHandleForReading.readabilityHandler = nil
+        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+        lock.lock()
+        buffer.append(rest)
+        lock.unlock()
+        return process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil
     }
 
     /// SIGKILL, then wait for the exit and drain the pipe.
