@@ -61,6 +61,11 @@ final class BlockCache: Sendable {
     /// recently used blocks of its shard to stay within budget.
     func insert(_ key: Key, _ block: Block) { shard(for: key).insert(key, block, charge: block.memoryCharge) }
 
+    /// Whether any block of `fileNumber` is cached.
+    func holdsBlocks(ofFile fileNumber: UInt64) -> Bool {
+        shards.contains { $0.holds { $0.fileNumber == fileNumber } }
+    }
+
     /// Drops every block of `fileNumber` (after the file is deleted).
     /// - Complexity: O(n) in the number of cached blocks.
     func removeAll(fileNumber: UInt64) {
@@ -103,6 +108,8 @@ extension BlockCache {
             _ = removed
         }
 
+        func holds(where predicate: (Key) -> Bool) -> Bool { state.withLock { $0.holds(where: predicate) } }
+
         var statistics: Statistics { state.withLock { $0.statistics } }
     }
 
@@ -122,6 +129,8 @@ extension BlockCache {
         var statistics = Statistics()
 
         init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
+
+        func holds(where predicate: (Key) -> Bool) -> Bool { slotOf.keys.contains(where: predicate) }
 
         mutating func lookup(_ key: Key) -> Block? {
             guard let slot = slotOf[key] else {
