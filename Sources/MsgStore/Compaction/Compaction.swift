@@ -137,7 +137,7 @@ extension Engine {
                 throw error
             }
             let number = currentLogNumber.load(ordering: .relaxed)
-            for partition in partitions { rotate(partition, logNumber: number) }
+            for partition in partitions { try rotate(partition, logNumber: number) }
         }
         try versionLock.withLock {
             settling = true
@@ -161,7 +161,7 @@ extension Engine {
     func flushMemtables() throws {
         try pipeline.withExclusiveLeadership {
             let logNumber = currentLogNumber.load(ordering: .relaxed)
-            for partition in partitions { rotate(partition, logNumber: logNumber) }
+            for partition in partitions { try rotate(partition, logNumber: logNumber) }
         }
         try versionLock.withLock {
             backgroundWakeup.broadcast()

@@ -109,13 +109,24 @@ extension Engine {
                 return error as? StoreError ?? StoreError(.io, "log roll failed: \(error)")
             }
         }
+        do {
+            try rotateWhereDue()
+        } catch {
+            return error as? StoreError ?? StoreError(.io, "log sync before a memtable rotation failed: \(error)")
+        }
+        return nil
+    }
+
+    /// Rotates memtables that are full, over the memory budget, or pinning
+    /// too many log segments. REQUIRES: commit leader.
+    private func rotateWhereDue() throws {
         let logNumber = currentLogNumber.load(ordering: .relaxed)
         var rotated = false
+        defer { rotationCandidates.removeAll(keepingCapacity: true) }
         for partition in rotationCandidates where partition.active.approximateBytes >= options.memtableBytes {
-            rotate(partition, logNumber: logNumber)
+            try rotate(partition, logNumber: logNumber)
             rotated = true
         }
-        rotationCandidates.removeAll(keepingCapacity: true)
 
         let active = counters.activeMemtableBytes.load(ordering: .relaxed)
         let immutable = counters.immutableMemtableBytes.load(ordering: .relaxed)
@@ -123,7 +134,7 @@ extension Engine {
             // Over budget: flush the largest active memtable early.
             if let largest = partitions.max(by: { $0.active.approximateBytes < $1.active.approximateBytes }),
                !largest.active.isEmpty {
-                rotate(largest, logNumber: logNumber)
+                try rotate(largest, logNumber: logNumber)
                 rotated = true
             }
         }
@@ -131,12 +142,11 @@ extension Engine {
         let oldest = oldestLiveLog.load(ordering: .relaxed)
         if liveCount > options.maxLiveLogSegments, liveCount > 0 {
             for partition in partitions where !partition.active.isEmpty && partition.active.firstLogNumber <= oldest {
-                rotate(partition, logNumber: logNumber)
+                try rotate(partition, logNumber: logNumber)
                 rotated = true
             }
         }
         if rotated { versionLock.withLock { backgroundWakeup.broadcast() } }
-        return nil
     }
 
     /// Starts a new log segment. Throws `.unavailable` when the new segment
@@ -156,9 +166,18 @@ extension Engine {
     }
 
     /// Makes a partition's active memtable immutable. REQUIRES: commit leader (or exclusive leadership).
-    func rotate(_ partition: Partition, logNumber: UInt64) {
+    ///
+    /// An immutable memtable is flushed — made durable in an SSTable that the
+    /// manifest marks as holding every op of the partition up to its last
+    /// sequence — so first the log is synced if it holds unsynced batches
+    /// (sync mode `.none`, or writes with `sync: false`): otherwise power
+    /// loss could keep one partition's part of a batch (in the SSTable) and
+    /// lose the rest (in the unsynced log tail). Throws when that sync fails
+    /// (the log is then failed).
+    func rotate(_ partition: Partition, logNumber: UInt64) throws {
         let bytes = partition.active.approximateBytes
         guard bytes > 0 else { return }
+        try pipeline.logForLeader.syncIfNeeded()
         partition.rotate(logNumber: logNumber)
         counters.activeMemtableBytes.add(-bytes, ordering: .relaxed)
         counters.immutableMemtableBytes.add(bytes, ordering: .relaxed)

@@ -186,7 +186,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
         // The replayed memtables count against the budgets like any others.
         counters.activeMemtableBytes.store(partitions.reduce(0) { $0 + $1.active.approximateBytes }, ordering: .relaxed)
         for partition in partitions where partition.active.approximateBytes >= options.memtableBytes {
-            rotate(partition, logNumber: logNumber)
+            try rotate(partition, logNumber: logNumber)
         }
         startBackgroundThreads()
     }

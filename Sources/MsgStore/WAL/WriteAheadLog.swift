@@ -156,6 +156,23 @@ final class WriteAheadLog {
         }
     }
 
+    /// Syncs the current segment if bytes were written since its last sync.
+    /// A failure fails the log.
+    func syncIfNeeded() throws {
+        if let failure { throw failure }
+        guard writer.flushedLength > syncedLength || writer.hasPendingBytes else { return }
+        do {
+            try writer.flush()
+            try writer.sync()
+            syncedLength = writer.flushedLength
+        } catch {
+            let failure = error as? StoreError ?? StoreError(.io, "log sync failed: \(error)")
+            self.failure = failure
+            writer.discardPending()
+            throw failure
+        }
+    }
+
     /// Whether the current segment has grown past its size.
     var isFull: Bool { writer.length >= Int64(segmentBytes) }
 
@@ -239,6 +256,14 @@ final class WriteAheadLog {
             }
             report.segments.append(number)
             report.records += summary.records
+            if summary.records > 0 {
+                // What was replayed may sit only in the page cache (a process
+                // killed in sync mode `.none`): make it durable before a flush
+                // makes part of it durable in an SSTable.
+                let file = try fileSystem.open(path, mode: .read)
+                defer { try? file.close() }
+                try file.sync()
+            }
             guard let torn = summary.tornTail else { continue }
             if !isLast && mode == .strict {
                 throw StoreError.corruption(
