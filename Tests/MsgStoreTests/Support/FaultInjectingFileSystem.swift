@@ -20,6 +20,10 @@ final class FaultInjectingFileSystem: FileSystem {
         var failOpensContaining: String?
         var failWritesContaining: String?
         var failSyncsContaining: String?
+        /// Matching writes to let through before `failWritesContaining` fails them.
+        var writesToSkip = 0
+        /// Removes of paths containing this fragment fail.
+        var failRemovesContaining: String?
         /// Syncs of paths containing this fragment block until it is cleared.
         var holdSyncsContaining: String?
         /// Syncs blocked right now by `holdSyncsContaining`.
@@ -38,7 +42,16 @@ final class FaultInjectingFileSystem: FileSystem {
     /// Fails every `open` of a path containing `fragment` (nil: stop failing).
     func failOpens(containing fragment: String?) { state.withLock { $0.failOpensContaining = fragment } }
     /// Fails every write to a path containing `fragment` (nil: stop failing).
-    func failWrites(containing fragment: String?) { state.withLock { $0.failWritesContaining = fragment } }
+    func failWrites(containing fragment: String?) { failWrites(containing: fragment, after: 0) }
+    /// Lets the first `skipped` writes to a path containing `fragment` through, then fails every one.
+    func failWrites(containing fragment: String?, after skipped: Int) {
+        state.withLock {
+            $0.failWritesContaining = fragment
+            $0.writesToSkip = skipped
+        }
+    }
+    /// Fails every `remove` of a path containing `fragment` (nil: stop failing).
+    func failRemoves(containing fragment: String?) { state.withLock { $0.failRemovesContaining = fragment } }
     /// Fails every sync of a path containing `fragment` (nil: stop failing).
     func failSyncs(containing fragment: String?) { state.withLock { $0.failSyncsContaining = fragment } }
     /// Blocks every sync of a path containing `fragment` until called again with nil.
@@ -82,6 +95,9 @@ final class FaultInjectingFileSystem: FileSystem {
         state.withLock { $0.synced[destination] = $0.synced.removeValue(forKey: source) }
     }
     func remove(_ path: String) throws {
+        if state.withLock({ Self.matches(path, $0.failRemovesContaining) }) {
+            throw StoreError(.io, "injected remove failure", file: path, errno: 5)
+        }
         try base.remove(path)
         _ = state.withLock { $0.synced.removeValue(forKey: path) }
     }
@@ -100,7 +116,16 @@ final class FaultInjectingFileSystem: FileSystem {
         }
         var path: String { inner.path }
         func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-            if owner.state.withLock({ $0.failWrites || matches(path, $0.failWritesContaining) }) { throw StoreError(.io, "injected write failure", file: path, errno: 5) }
+            let fails = owner.state.withLock { state -> Bool in
+                if state.failWrites { return true }
+                guard matches(path, state.failWritesContaining) else { return false }
+                if state.writesToSkip > 0 {
+                    state.writesToSkip -= 1
+                    return false
+                }
+                return true
+            }
+            if fails { throw StoreError(.io, "injected write failure", file: path, errno: 5) }
             try inner.write(bytes, at: offset)
         }
         func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
