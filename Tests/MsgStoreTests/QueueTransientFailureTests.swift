@@ -39,7 +39,7 @@ import Testing
     }
 
     /// The queue's refusal of further writes, if it has one.
-    static func refusal(_ queue: DurableQueue) -> StoreError? { queue.state.withLock { $0.failure } }
+    static func refusal(_ queue: DurableQueue) -> StoreError? { queue.writeRefusal }
 
     // MARK: Segment roll
 
@@ -63,6 +63,7 @@ import Testing
         }
         #expect(queue.stats.segments == 1, "no segment could be created")
         #expect(Self.refusal(queue) == nil, "a failed segment creation made the queue refuse work")
+        #expect(queue.backgroundFailure != nil)
         fault.arm(fileSystem, nil)
         // Once the fault clears, a later enqueue rolls (after the backoff).
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
@@ -75,6 +76,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(queue.stats.segments > 1, "the roll was never tried again")
+        #expect(queue.backgroundFailure == nil)
         let text = "after the roll"
         _ = try await queue.enqueue(queueBytes(text))
         expected.append(text)
@@ -139,6 +141,7 @@ import Testing
             acked.insert(queueText(messages[0].payload))
         }
         #expect(Self.refusal(queue) == nil, "a failed consumer-state rewrite made the queue refuse work")
+        #expect(queue.backgroundFailure != nil)
         let sizeWhileFailing = try fileSystem.fileSize(consumerPath)
         #expect(sizeWhileFailing > Int64(options.consumerStateBytesMax), "the rewrite was not deferred")
         fault.arm(fileSystem, nil)
@@ -152,6 +155,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(try fileSystem.fileSize(consumerPath) < sizeWhileFailing, "the rewrite was never tried again")
+        #expect(queue.backgroundFailure == nil)
         try await queue.close()
         #expect(fileSystem.repeatedCloses == 0)
         let reopened = try DurableQueue.open(directory: dir.queue(), options: options)

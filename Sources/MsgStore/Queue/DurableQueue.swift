@@ -147,6 +147,22 @@ public final class DurableQueue: Sendable {
         }
     }
 
+    /// Why the queue refuses enqueues and acks, or nil while it accepts them.
+    /// Non-nil (code ``StoreError/Code/unavailable``) once a write or `fdatasync`
+    /// of records or acks failed: the page cache can no longer be trusted, so the
+    /// queue stays read-only until it is reopened, which recovers every
+    /// acknowledged enqueue and ack. Receives of durable messages go on
+    /// meanwhile. A failure to create a new file (the next segment, a new
+    /// consumer-state snapshot) does not count: that work is retried later.
+    public var writeRefusal: StoreError? { state.withLock { $0.failure } }
+
+    /// The last failure of work the queue retries with backoff — creating the
+    /// next segment, rewriting the consumer state (for example: too many open
+    /// files, a full disk) — or nil once it succeeds. Enqueues and acks go on
+    /// meanwhile (segments grow past `segmentBytesMax`, the consumer state past
+    /// `consumerStateBytesMax`).
+    public var backgroundFailure: StoreError? { state.withLock { $0.backgroundFailure } }
+
     /// Throws if the queue was closed or failed.
     func checkOpen() throws {
         try state.withLock { state in
