@@ -120,6 +120,27 @@ import Testing
         #expect(verdict.isOK, "\(verdict.problems)")
     }
 
+    @Test func consumedSegmentThatCannotBeDeletedIsDeletedLaterAndTheAckSucceeds() async throws {
+        let dir = QueueTestDirectory("transient-delete"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        let options = smallQueueOptions(segmentBytesMax: 1024)
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(batch: (0..<12).map { queueBytes("m\($0) " + String(repeating: "d", count: 300)) })
+        #expect(queue.stats.segments > 2)
+        fileSystem.failRemoves(containing: QueueFormat.segmentSuffix)
+        try await queue.ack(try await queue.receive(max: 8))
+        #expect(queue.writeRefusal == nil, "a failed segment deletion made the queue refuse work")
+        fileSystem.failRemoves(containing: nil)
+        let before = try fileSystem.contentsOfDirectory(dir.queue()).filter { $0.hasSuffix(QueueFormat.segmentSuffix) }.count
+        try await queue.ack(try await queue.receive(max: 1))  // the next ack deletes what is consumed
+        let after = try fileSystem.contentsOfDirectory(dir.queue()).filter { $0.hasSuffix(QueueFormat.segmentSuffix) }.count
+        #expect(after < before, "the consumed segments were never deleted")
+        try await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
+        #expect(try await Self.receiveAll(reopened) == (9..<12).map { "m\($0) " + String(repeating: "d", count: 300) })
+        try await reopened.close()
+    }
+
     // MARK: Consumer state rewrite
 
     @Test(arguments: [Fault.open, .sync])
