@@ -233,6 +233,7 @@ extension DurableQueue {
         for (item, payload) in zip(unloaded, payloads) { records[item.index].payload = payload }
         if let deadLetterQueue, !records.isEmpty {
             _ = try await deadLetterQueue.append(records)
+            testHooks.run(.queueDeadLetterMove)
         }
         try await acknowledge(sequences)
     }

@@ -35,7 +35,7 @@ extension QueueStorage {
     ///
     /// Corruption before a file's tail throws ``StoreError/Code/corruption``
     /// naming the file and offset.
-    static func recover(directory: String, fileSystem: any FileSystem, options: QueueOptions)
+    static func recover(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks)
         throws -> (storage: QueueStorage, unacked: [RecoveredMessage], report: QueueRecoveryReport) {
         var report = QueueRecoveryReport()
         let consumerPath = joinPath(directory, QueueFormat.consumerFileName)
@@ -166,7 +166,8 @@ extension QueueStorage {
         let consumerWriter: LogWriter
         do {
             if deleted { try fileSystem.syncDirectory(directory) }
-            consumerWriter = try writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+            consumerWriter = try writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem,
+                                                       testHooks: testHooks)
         } catch {
             try? writer.file.close()
             throw error
@@ -178,7 +179,7 @@ extension QueueStorage {
             try? consumerWriter.file.close()
             throw error
         }
-        let storage = QueueStorage(directory: directory, fileSystem: fileSystem, options: options, segments: segments,
+        let storage = QueueStorage(directory: directory, fileSystem: fileSystem, options: options, testHooks: testHooks, segments: segments,
                                    writer: writer, nextSequence: nextSequence, acked: acked, consumerWriter: consumerWriter)
         storage.deliveries = deliveries
         storage.deleteConsumedSegments()

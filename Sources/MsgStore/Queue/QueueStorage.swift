@@ -27,6 +27,8 @@ final class QueueStorage {
     let directory: String
     let fileSystem: any FileSystem
     let options: QueueOptions
+    /// Points where tests intervene (disarmed in production; see ``TestHooks``).
+    let testHooks: TestHooks
     private(set) var segments: [Segment]
     private var writer: LogWriter
     /// The active segment's length after its last commit (or its creation): a
@@ -58,11 +60,12 @@ final class QueueStorage {
     /// the next durable ack syncs the directory first.
     private var consumerDirectoryUnsynced = false
 
-    init(directory: String, fileSystem: any FileSystem, options: QueueOptions, segments: [Segment],
+    init(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks, segments: [Segment],
          writer: LogWriter, nextSequence: UInt64, acked: AckedSequences, consumerWriter: LogWriter) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.options = options
+        self.testHooks = testHooks
         self.segments = segments
         self.writer = writer
         self.committedLength = writer.length
@@ -100,6 +103,7 @@ final class QueueStorage {
     /// On failure call ``abandonUncommitted()``.
     func commit() throws {
         try writer.flush()
+        testHooks.run(.queueEnqueueBeforeSync)
         if options.syncMode == .always { try writer.sync() }
         committedLength = writer.length
         rolledSinceCommit.removeAll()
@@ -144,6 +148,7 @@ final class QueueStorage {
         let number = previous.number + 1
         let segment = Segment(number: number, firstSequence: nextSequence,
                               path: joinPath(directory, QueueFormat.segmentFileName(number)))
+        testHooks.run(.queueRollBeforeCreate)
         let next: LogWriter
         do {
             next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
@@ -204,6 +209,7 @@ final class QueueStorage {
         if batch.lowWater > 0 { ranges.insert(0..<batch.lowWater, at: 0) }
         consumerWriter.append(AckedSequences.encodedDelta(ranges))
         try consumerWriter.flush()
+        testHooks.run(.queueAckBeforeSync)
         if options.syncMode == .always {
             try consumerWriter.sync()
             if consumerDirectoryUnsynced {
@@ -288,7 +294,8 @@ final class QueueStorage {
     /// every ack. Once renamed, the snapshot is current even if the directory
     /// sync fails: the next durable ack syncs the directory first.
     func rewriteConsumerState() throws {
-        let next = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+        let next = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem,
+                                                  testHooks: testHooks)
         let old = consumerWriter
         consumerWriter = next
         // Replaced by the snapshot: an error closing it loses nothing.
@@ -305,7 +312,7 @@ final class QueueStorage {
     /// syncs the directory. On failure nothing changed: the temp file is
     /// closed and removed (best effort).
     static func writeConsumerSnapshot(_ acked: AckedSequences, deliveries: [UInt64: UInt32], path: String,
-                                      fileSystem: any FileSystem) throws -> LogWriter {
+                                      fileSystem: any FileSystem, testHooks: TestHooks) throws -> LogWriter {
         let temporary = path + ".tmp"
         let file = try fileSystem.open(temporary, mode: .createTruncate)
         do {
@@ -316,6 +323,7 @@ final class QueueStorage {
             }
             try writer.flush()
             try writer.sync()
+            testHooks.run(.queueConsumerStateBeforeRename)
             try fileSystem.rename(temporary, to: path)
             return writer
         } catch {
