@@ -184,6 +184,66 @@ import Testing
         try await reopened.close()
     }
 
+    @Test func consumerStateRenamedWhoseDirectorySyncFailsIsCurrentAndTheNextAckSyncsTheDirectory() async throws {
+        let dir = QueueTestDirectory("transient-dirsync"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        var options = smallQueueOptions()
+        options.consumerStateBytesMax = 64
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(batch: (0..<10).map { queueBytes("m\($0)") })
+        let messages = try await queue.receive(max: 10, visibilityTimeout: .seconds(600))
+        let consumerPath = joinPath(dir.queue(), QueueFormat.consumerFileName)
+        fileSystem.failDirectorySyncs(containing: dir.queue())
+        // Once past 64 bytes, an ack's rewrite renames its snapshot into place (the file shrinks),
+        // then the directory sync fails: the ack succeeds (it was durable in the old file).
+        var acked = 0
+        var rewritten = false
+        while !rewritten && acked < 8 {
+            let before = try fileSystem.fileSize(consumerPath)
+            try await queue.ack(messages[acked])
+            acked += 1
+            rewritten = try fileSystem.fileSize(consumerPath) < before
+        }
+        #expect(rewritten && queue.writeRefusal == nil)
+        fileSystem.failDirectorySyncs(containing: nil)
+        try await queue.ack(messages[acked])  // syncs the directory first
+        acked += 1
+        #expect(queue.writeRefusal == nil)
+        try await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
+        #expect(try await Self.receiveAll(reopened) == (acked..<10).map { "m\($0)" })
+        try await reopened.close()
+    }
+
+    @Test func ackWhileTheRenamedConsumerStateCannotBeMadeDurableMakesTheQueueReadOnly() async throws {
+        let dir = QueueTestDirectory("transient-dirsync"); defer { dir.cleanUp() }
+        let fileSystem = FaultInjectingFileSystem()
+        var options = smallQueueOptions()
+        options.consumerStateBytesMax = 64
+        let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
+        _ = try await queue.enqueue(batch: (0..<10).map { queueBytes("m\($0)") })
+        let messages = try await queue.receive(max: 10, visibilityTimeout: .seconds(600))
+        fileSystem.failDirectorySyncs(containing: dir.queue())
+        // The acks that triggered the rewrite were durable in the old file: they succeed. A later ack
+        // lives only in the renamed file, whose directory entry cannot be made durable: it fails.
+        var failed = false
+        for message in messages {
+            do {
+                try await queue.ack(message)
+            } catch let error as StoreError {
+                #expect(error.code == .unavailable)
+                failed = true
+                break
+            }
+        }
+        #expect(failed && queue.writeRefusal?.code == .unavailable)
+        fileSystem.failDirectorySyncs(containing: nil)
+        try? await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
+        #expect(try await Self.receiveAll(reopened).count >= 1)
+        try await reopened.close()
+    }
+
     // MARK: Fatal failures
 
     @Test func failedSyncOfAnEnqueueMakesTheQueueReadOnlyAndReceivesGoOn() async throws {

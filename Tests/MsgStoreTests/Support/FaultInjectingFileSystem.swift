@@ -25,6 +25,8 @@ final class FaultInjectingFileSystem: FileSystem {
         var writesToSkip = 0
         /// Removes of paths containing this fragment fail.
         var failRemovesContaining: String?
+        /// Directory syncs of paths containing this fragment fail.
+        var failDirectorySyncsContaining: String?
         /// Syncs of paths containing this fragment block until it is cleared.
         var holdSyncsContaining: String?
         /// Syncs blocked right now by `holdSyncsContaining`.
@@ -55,6 +57,8 @@ final class FaultInjectingFileSystem: FileSystem {
             $0.writesToSkip = skipped
         }
     }
+    /// Fails every directory sync of a path containing `fragment` (nil: stop failing).
+    func failDirectorySyncs(containing fragment: String?) { state.withLock { $0.failDirectorySyncsContaining = fragment } }
     /// Fails every `remove` of a path containing `fragment` (nil: stop failing).
     func failRemoves(containing fragment: String?) { state.withLock { $0.failRemovesContaining = fragment } }
     /// Fails every sync of a path containing `fragment` (nil: stop failing).
@@ -115,7 +119,12 @@ final class FaultInjectingFileSystem: FileSystem {
         _ = state.withLock { $0.synced.removeValue(forKey: path) }
     }
     func createDirectory(_ path: String) throws { try base.createDirectory(path) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
+    func syncDirectory(_ path: String) throws {
+        if state.withLock({ Self.matches(path, $0.failDirectorySyncsContaining) }) {
+            throw StoreError(.io, "injected directory fsync failure", file: path, errno: 5)
+        }
+        try base.syncDirectory(path)
+    }
     func contentsOfDirectory(_ path: String) throws -> [String] { try base.contentsOfDirectory(path) }
     func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
     func lock(_ path: String) throws -> any FileLock { try base.lock(path) }
