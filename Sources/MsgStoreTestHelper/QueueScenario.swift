@@ -5,6 +5,14 @@
 //   queue-consumer DIR SEED              receive forever; print "R <seq> <id> ok|BAD <attempt>",
 //                                        ack most (then print "A <seq>"), leave some to time out
 //   queue-drain DIR                      receive + ack until empty, then print "DONE" and exit
+//   queue-crash-point DIR TAG            a producer and a consumer in one process on a queue with small
+//                                        segments and consumer state and maxAttempts 2 (every fifth message
+//                                        is nacked twice: it moves to the dead-letter queue), printing
+//                                        E/R/A lines and "N <seq> <attempt>" before a nack, until the
+//                                        crash point MSGSTORE_CRASH_POINT=name[:N]
+//                                        kills it; prints "FINISHED" and exits if it did not fire in 10 s
+//   queue-crash-check DIR                lists the queue without changing it: "M <seq> <id> ok|BAD" per
+//                                        message, "D <originalSeq> <id> ok|BAD" per dead letter, then "CHECKED"
 //   queue-bench DIR PRODUCERS COUNT [nosync]  enqueue rate, then receive+ack rate
 //
 // Every line is written with one write(2) call, so a SIGKILL leaves whole lines.
@@ -46,6 +54,8 @@ enum QueueScenario {
             case "queue-producer": try await produce(directory: arguments[1], tag: arguments[2], concurrency: Int(arguments[3]) ?? 4)
             case "queue-consumer": try await consume(directory: arguments[1], seed: UInt64(arguments[2]) ?? 1)
             case "queue-drain": try await drain(directory: arguments[1])
+            case "queue-crash-point": try await crashPoint(directory: arguments[1], tag: arguments[2])
+            case "queue-crash-check": try await crashCheck(directory: arguments[1])
             case "queue-bench": try await bench(directory: arguments[1], producers: Int(arguments[2]) ?? 1, count: Int(arguments[3]) ?? 10_000,
                                                    isSyncing: arguments.count < 5 || arguments[4] != "nosync")
             default: emit("unknown scenario \(arguments[0])"); exit(2)
@@ -129,6 +139,85 @@ enum QueueScenario {
         let stats = queue.stats
         try await queue.close()
         emit("DONE depth=\(stats.depth)")
+    }
+
+    /// Options for the crash-point runs: every queue crash point is reached within a few hundred messages.
+    static func crashPointOptions() -> QueueOptions {
+        var options = QueueOptions()
+        options.segmentBytesMax = 16 << 10
+        options.consumerStateBytesMax = 1 << 10
+        options.maxAttempts = 2
+        options.memoryPayloadBytesMax = 16 << 10  // some payloads are read back from disk
+        return options
+    }
+
+    /// The number in a scenario id (`tag.number`).
+    static func scenarioNumber(_ id: String) -> Int? {
+        guard let dot = id.lastIndex(of: ".") else { return nil }
+        return Int(id[id.index(after: dot)...])
+    }
+
+    static func crashPoint(directory: String, tag: String) async throws {
+        let queue = try DurableQueue.open(directory: directory, options: crashPointOptions())
+        let counter = Counter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<2 {
+                group.addTask {
+                    while true {
+                        let count = worker == 0 ? 3 : 1
+                        let first = counter.value.add(count, ordering: .relaxed).oldValue
+                        let numbers = Array(first..<(first + count))
+                        let sequences = try await queue.enqueue(batch: numbers.map { scenarioPayload(tag: tag, number: $0) })
+                        for (sequence, number) in zip(sequences, numbers) { emit("E \(sequence) \(tag).\(number)") }
+                    }
+                }
+            }
+            group.addTask {
+                while true {
+                    let messages = try await queue.receive(max: 8, visibilityTimeout: .seconds(60), waitTimeout: .milliseconds(100))
+                    var toAck: [QueueMessage] = []
+                    for message in messages {
+                        let (id, isIntact) = checkScenarioPayload(message.payload)
+                        emit("R \(message.sequence) \(id) \(isIntact ? "ok" : "BAD") \(message.attempt)")
+                        if let number = scenarioNumber(id), number % 5 == 0 {
+                            emit("N \(message.sequence) \(message.attempt)")
+                            try await queue.nack(message)  // the second nack moves it to the dead-letter queue
+                        } else {
+                            toAck.append(message)
+                        }
+                    }
+                    if !toAck.isEmpty {
+                        try await queue.ack(toAck)
+                        for message in toAck { emit("A \(message.sequence)") }
+                    }
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                emit("FINISHED")
+                exit(0)
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func crashCheck(directory: String) async throws {
+        var options = crashPointOptions()
+        options.maxAttempts = Int.max  // list, move nothing
+        let queue = try DurableQueue.open(directory: directory, options: options)
+        for (target, prefix) in [(queue, "M"), (queue.deadLetterQueue!, "D")] {
+            while true {
+                let messages = try await target.receive(max: 1_000, visibilityTimeout: .seconds(600))
+                if messages.isEmpty { break }
+                for message in messages {
+                    let (id, isIntact) = checkScenarioPayload(message.payload)
+                    let sequence = prefix == "M" ? message.sequence : message.deadLetter?.originalSequence ?? 0
+                    emit("\(prefix) \(sequence) \(id) \(isIntact ? "ok" : "BAD")")
+                }
+            }
+        }
+        try await queue.close()
+        emit("CHECKED")
     }
 
     static func bench(directory: String, producers: Int, count: Int, isSyncing: Bool) async throws {

@@ -4,7 +4,11 @@ import Testing
 
 /// Crash tests with real processes: a producer and a consumer
 /// (`MsgStoreTestHelper queue-producer` / `queue-consumer`) are started on
-/// one queue, killed with SIGKILL at random moments, and restarted.
+/// one queue, killed with SIGKILL at random moments, and restarted; and each
+/// queue crash point (``TestHooks/Point``, `MSGSTORE_CRASH_POINT`) kills a
+/// producer + consumer process (`queue-crash-point`) once, after which the
+/// queue is listed (`queue-crash-check`) and checked against what the process
+/// was told.
 ///
 /// Checked over the whole run:
 /// - every enqueue the producer saw acknowledged is delivered at least once;
@@ -62,33 +66,62 @@ import Testing
         }
     }
 
+    /// How a helper run ended.
+    struct Outcome {
+        var output: String
+        var reason: Process.TerminationReason
+        var status: Int32
+        /// The test killed it (`killAfter`, or the time limit passed).
+        var wasKilledByTest: Bool
+
+        /// It killed itself with SIGKILL (a crash point fired).
+        var diedOfItsOwnSIGKILL: Bool { reason == .uncaughtSignal && status == SIGKILL && !wasKilledByTest }
+    }
+
     /// Runs the helper; kills it with SIGKILL after `killAfter` (or waits up to 60 s for it to exit).
-    static func run(_ helper: String, _ arguments: [String], killAfter: Duration?, outputIn directory: String) throws -> String {
+    static func run(_ helper: String, _ arguments: [String], killAfter: Duration?, outputIn directory: String) async throws -> String {
+        try await launch(helper, arguments, killAfter: killAfter, outputIn: directory).output
+    }
+
+    /// Runs the helper with `environment` added to this process's; kills it
+    /// with SIGKILL after `killAfter`, or once `timeLimit` passed. Waits
+    /// suspended (`Task.sleep`): a blocked thread of the small cooperative pool
+    /// would starve the tests running beside this one.
+    static func launch(_ helper: String, _ arguments: [String], environment: [String: String] = [:], killAfter: Duration? = nil,
+                       timeLimit: Double = 60, outputIn directory: String) async throws -> Outcome {
         let outputPath = directory + "/out-\(UUID().uuidString).txt"
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: helper)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        var wasKilledByTest = false
         if let killAfter {
-            Thread.sleep(forTimeInterval: Double(killAfter.components.seconds) + Double(killAfter.components.attoseconds) / 1e18)
+            try await Task.sleep(for: killAfter)
             kill(process.processIdentifier, SIGKILL)
+            wasKilledByTest = true
         } else {
-            let deadline = Date().addingTimeInterval(60)
-            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            let deadline = Date().addingTimeInterval(timeLimit)
+            while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                wasKilledByTest = true
+            }
         }
+        while process.isRunning { try await Task.sleep(for: .milliseconds(1)) }
         process.waitUntilExit()
         try output.close()
         let text = try String(contentsOfFile: outputPath, encoding: .utf8)
         try? FileManager.default.removeItem(atPath: outputPath)
-        return text
+        return Outcome(output: text, reason: process.terminationReason, status: process.terminationStatus,
+                       wasKilledByTest: wasKilledByTest)
     }
 
-    @Test func producerAndConsumerKilledAtRandomLoseNothing() throws {
+    @Test func producerAndConsumerKilledAtRandomLoseNothing() async throws {
         let helper = try Self.helperPath()
         let seed = UInt64.random(in: 1...UInt64.max)
         print("QueueCrashTests seed \(seed)")
@@ -100,15 +133,15 @@ import Testing
         let start = ContinuousClock.now
         for cycle in 0..<cycles {
             let producerLife = Duration.milliseconds(60 + Int(random.next() % 340))
-            ledger.read(try Self.run(helper, ["queue-producer", queue, "c\(cycle)", "4"], killAfter: producerLife, outputIn: dir.path))
+            ledger.read(try await Self.run(helper, ["queue-producer", queue, "c\(cycle)", "4"], killAfter: producerLife, outputIn: dir.path))
             let consumerLife = Duration.milliseconds(60 + Int(random.next() % 340))
-            ledger.read(try Self.run(helper, ["queue-consumer", queue, "\(random.next())"], killAfter: consumerLife, outputIn: dir.path))
+            ledger.read(try await Self.run(helper, ["queue-consumer", queue, "\(random.next())"], killAfter: consumerLife, outputIn: dir.path))
             if ContinuousClock.now - start > .seconds(50) {
                 print("QueueCrashTests: stopping after \(cycle + 1) cycles (time bound)")
                 break
             }
         }
-        let final = try Self.run(helper, ["queue-drain", queue], killAfter: nil, outputIn: dir.path)
+        let final = try await Self.run(helper, ["queue-drain", queue], killAfter: nil, outputIn: dir.path)
         ledger.read(final)
         #expect(final.contains("DONE depth=0"), "drain did not finish: \(final.suffix(300))")
         let lost = ledger.enqueued.keys.filter { !ledger.delivered.contains($0) }.sorted()
@@ -119,5 +152,127 @@ import Testing
         // The queue is sound after all the kills.
         let verdict = verifyQueue(path: queue)
         #expect(verdict.isOK, "\(verdict.problems)")
+    }
+
+    // MARK: Crash points
+
+    /// Each queue crash point and the hit that fires it: mid-run, once the
+    /// queue has done some of that work (the consumer-state point is also
+    /// reached twice while opening: the dead-letter queue's and the queue's snapshots).
+    static let crashPoints: [(point: TestHooks.Point, hit: Int)] = [
+        (.queueEnqueueBeforeSync, 40),
+        (.queueRollBeforeCreate, 3),
+        (.queueAckBeforeSync, 20),
+        (.queueConsumerStateBeforeRename, 5),
+        (.queueDeadLetterMove, 2),
+    ]
+
+    @Test func everyQueueCrashPointKillsTheProcessAndTheQueueRecovers() async throws {
+        let queuePoints = Set(TestHooks.Point.allCases.filter { $0.rawValue.hasPrefix("queue-") })
+        #expect(queuePoints == Set(Self.crashPoints.map(\.point)), "a queue crash point is not exercised")
+        let helper = try Self.helperPath()
+        for (point, hit) in Self.crashPoints {
+            let dir = QueueTestDirectory("crash-point"); defer { dir.cleanUp() }
+            let queue = dir.queue()
+            let start = ContinuousClock.now
+            let run = try await Self.launch(helper, ["queue-crash-point", queue, "p"],
+                                      environment: ["MSGSTORE_CRASH_POINT": "\(point.rawValue):\(hit)"],
+                                      timeLimit: 30, outputIn: dir.path)
+            let ending = "\(run.reason), status \(run.status), killed by the test: \(run.wasKilledByTest)"
+            #expect(run.diedOfItsOwnSIGKILL, "\(point.rawValue):\(hit) did not kill the helper (\(ending)): \(run.output.suffix(300))")
+            var ledger = Ledger()
+            ledger.read(run.output)
+            let check = try await Self.launch(helper, ["queue-crash-check", queue], timeLimit: 30, outputIn: dir.path)
+            #expect(check.output.contains("CHECKED"), "\(point.rawValue): listing failed: \(check.output.suffix(300))")
+            let problems = Self.crashPointViolations(ledger: ledger, output: run.output, listing: check.output)
+            #expect(problems.isEmpty, "\(point.rawValue):\(hit): \(problems.prefix(20))")
+            #expect(!ledger.enqueued.isEmpty, "\(point.rawValue): nothing was enqueued before the crash")
+            for path in [queue, queue + ".dlq"] {
+                let verdict = verifyQueue(path: path)
+                #expect(verdict.isOK, "\(point.rawValue): \(verdict.problems)")
+            }
+            print("QueueCrashTests: \(point.rawValue):\(hit) killed after \(ledger.enqueued.count) acknowledged enqueues, "
+                  + "\(ledger.acked.count) acks; recovered and checked in \(ContinuousClock.now - start)")
+        }
+    }
+
+    /// What the listing of a queue after a crash (`queue-crash-check`) shows
+    /// that the process's output (`queue-crash-point`) rules out: an
+    /// acknowledged enqueue missing (neither in the queue nor dead-lettered) or
+    /// present twice, an acked message back, a sequence holding another
+    /// message than acknowledged, a corrupted payload.
+    ///
+    /// The consumer works one batch at a time (R lines, nacks announced by N
+    /// lines, then one ack, then A lines), so the crash interrupts at most one
+    /// ack: the messages received after the last A line and not nacked may be
+    /// gone (their ack may have been written). At most one message moving to the
+    /// dead-letter queue (nacked after its last attempt) may be in both queues
+    /// (at-least-once); a nacked message is never gone.
+    static func crashPointViolations(ledger: Ledger, output: String, listing: String, maxAttempts: Int = 2) -> [String] {
+        var problems = ledger.violations
+        var ackInFlight: Set<UInt64> = []
+        var moving: Set<UInt64> = []
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count >= 2, let sequence = UInt64(fields[1]) else { continue }
+            switch fields[0] {
+            case "A": ackInFlight.removeAll()
+            case "R": ackInFlight.insert(sequence)
+            case "N" where fields.count == 3:
+                ackInFlight.remove(sequence)
+                if let attempt = Int(fields[2]), attempt >= maxAttempts { moving.insert(sequence) }
+            default: continue
+            }
+        }
+        var inQueue: [UInt64: String] = [:]
+        var deadLettered: [UInt64: [String]] = [:]
+        for line in listing.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            switch fields.first {
+            case "M" where fields.count == 4:
+                guard let sequence = UInt64(fields[1]) else { continue }
+                if fields[3] != "ok" { problems.append("sequence \(sequence) corrupted: \(line)") }
+                if inQueue[sequence] != nil { problems.append("sequence \(sequence) listed twice") }
+                inQueue[sequence] = fields[2]
+            case "D" where fields.count == 4:
+                guard let sequence = UInt64(fields[1]) else { continue }
+                if fields[3] != "ok" { problems.append("dead letter of \(sequence) corrupted: \(line)") }
+                deadLettered[sequence, default: []].append(fields[2])
+            case "ERROR":
+                problems.append("listing failed: \(line)")
+            default:
+                continue
+            }
+        }
+        for (sequence, ids) in deadLettered where ids.count > 1 {
+            problems.append("sequence \(sequence) dead-lettered \(ids.count) times")
+        }
+        var sequenceOfId: [String: UInt64] = [:]
+        for (sequence, id) in inQueue {
+            if let other = sequenceOfId[id] { problems.append("\(id) in the queue twice: sequences \(other) and \(sequence)") }
+            sequenceOfId[id] = sequence
+            if let acknowledged = ledger.enqueued[sequence], acknowledged != id {
+                problems.append("sequence \(sequence) holds \(id), acknowledged as \(acknowledged)")
+            }
+        }
+        var copiesInBoth: [UInt64] = []
+        for (sequence, id) in ledger.enqueued where !ledger.acked.contains(sequence) {
+            let here = inQueue[sequence]
+            let dead = deadLettered[sequence] ?? []
+            if here == nil && dead.isEmpty && !ackInFlight.contains(sequence) {
+                problems.append("acknowledged enqueue \(sequence) (\(id)) lost")
+            }
+            for other in dead where other != id { problems.append("dead letter of \(sequence) is \(other), acknowledged as \(id)") }
+            if here != nil && !dead.isEmpty {
+                copiesInBoth.append(sequence)
+                if !moving.contains(sequence) { problems.append("\(id) both in the queue and dead-lettered, never moving") }
+            }
+        }
+        if copiesInBoth.count > 1 { problems.append("several messages in both queues (one move at a time): \(copiesInBoth.sorted())") }
+        for sequence in ledger.acked {
+            if inQueue[sequence] != nil { problems.append("sequence \(sequence) acked, and back in the queue") }
+            if deadLettered[sequence] != nil { problems.append("sequence \(sequence) acked, and dead-lettered") }
+        }
+        return problems
     }
 }

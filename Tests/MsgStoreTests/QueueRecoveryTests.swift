@@ -235,18 +235,20 @@ import Testing
     }
 }
 
-/// I/O failures: a failed `fdatasync` fails the callers and stops the queue.
+/// I/O failures: a failed `fdatasync` fails the callers and makes the queue
+/// read-only (enqueues and acks refused, receives go on).
 @Suite struct QueueFaultTests {
-    @Test func failedSyncFailsEnqueueAndStopsTheQueue() async throws {
+    @Test func failedSyncFailsEnqueueAndMakesTheQueueReadOnly() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
         let fileSystem = SyncFailingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("durable"))
         fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
-        await #expect(throws: StoreError.self) { try await queue.enqueue(queueBytes("lost")) }
+        await #expect { try await queue.enqueue(queueBytes("lost")) } throws: { ($0 as? StoreError)?.code == .unavailable }
         fileSystem.isFailingSyncs.store(false, ordering: .relaxed)
-        await #expect(throws: StoreError.self) { try await queue.enqueue(queueBytes("after")) }
-        await #expect(throws: StoreError.self) { try await queue.receive() }
+        await #expect { try await queue.enqueue(queueBytes("after")) } throws: { ($0 as? StoreError)?.code == .unavailable }
+        #expect(queue.writeRefusal?.code == .unavailable)
+        #expect(try await queue.receive().map { queueText($0.payload) } == ["durable"])
         try? await queue.close()
         let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let messages = try await reopened.receive(max: 10)

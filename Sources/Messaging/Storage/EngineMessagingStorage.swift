@@ -281,6 +281,8 @@ public final class EngineMessagingStorage: MessagingStorage {
     public func healthProblem() async -> String? {
         if let refusal = store.writeRefusal { return "The store refuses writes: \(refusal.message)" }
         if let failure = store.backgroundFailure { return "Background work keeps failing (writes may be refused): \(failure.message)" }
+        if let refusal = queue.writeRefusal { return "The fan-out queue refuses writes: \(refusal.message)" }
+        if let failure = queue.backgroundFailure { return "The fan-out queue keeps failing to start a new file: \(failure.message)" }
         return nil
     }
 

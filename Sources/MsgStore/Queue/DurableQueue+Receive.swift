@@ -11,7 +11,9 @@ extension DurableQueue {
     /// polling — and returns an empty array if nothing came.
     /// Throws ``StoreError/Code/closed`` once the queue is closed. When it
     /// throws, nothing was handed out: the messages it had leased are visible
-    /// again, their delivery not counted.
+    /// again, their delivery not counted. A read-only queue (see
+    /// ``writeRefusal``) still delivers; messages past `maxAttempts` then wait,
+    /// undelivered, for the queue to be reopened (moving them takes a write).
     public func receive(max: Int = 1, visibilityTimeout: Duration = .seconds(30),
                         waitTimeout: Duration = .zero) async throws -> [QueueMessage] {
         guard max >= 1, max <= options.receiveCountMax else {
@@ -24,7 +26,6 @@ extension DurableQueue {
             let now = clock.now
             let maxAttempts = options.maxAttempts
             var (messages, exhausted, generation, leaseDeadline, waiters, unloaded) = try state.withLock { state in
-                if let failure = state.failure { throw failure }
                 if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
                 var exhausted = state.expireLeases(now: now, maxAttempts: maxAttempts)
                 var unloaded: [(index: Int, location: QueueRecordLocation)] = []
@@ -33,6 +34,9 @@ extension DurableQueue {
                 // Receivers already waiting chose their wake-up time before these leases existed:
                 // wake them to include the new deadlines (a lease that expires makes a message visible).
                 let waiters = messages.isEmpty ? [] : state.takeWaiters()
+                // Read-only: no move can be written. The exhausted messages stay marked moving
+                // (not delivered again) until the queue is reopened.
+                if state.failure != nil { exhausted = [] }
                 return (messages, exhausted, state.generation, state.nextLeaseDeadline, waiters, unloaded)
             }
             // Resumed before anything below can fail: a waiter taken and never resumed would wait forever.
@@ -83,7 +87,7 @@ extension DurableQueue {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let (isRegistered, onTimerStarted) = state.withLock { state -> (Bool, (@Sendable () -> Void)?) in
-                    guard state.generation == generation, !state.isClosed, state.failure == nil, !Task.isCancelled else { return (false, nil) }
+                    guard state.generation == generation, !state.isClosed, !Task.isCancelled else { return (false, nil) }
                     state.waiters[waiterID] = continuation
                     return (true, state.onWaitTimerStarted)
                 }
@@ -229,6 +233,7 @@ extension DurableQueue {
         for (item, payload) in zip(unloaded, payloads) { records[item.index].payload = payload }
         if let deadLetterQueue, !records.isEmpty {
             _ = try await deadLetterQueue.append(records)
+            testHooks.run(.queueDeadLetterMove)
         }
         try await acknowledge(sequences)
     }

@@ -25,6 +25,8 @@ public final class DurableQueue: Sendable {
     let options: QueueOptions
     let state: Mutex<QueueState>
     let inbox: QueueWorkerInbox<QueueJob>
+    /// Points where tests intervene (disarmed in production; see ``TestHooks``).
+    let testHooks: TestHooks
 
     /// Work for the queue's thread.
     enum QueueJob: Sendable {
@@ -50,6 +52,15 @@ public final class DurableQueue: Sendable {
     /// Does blocking file I/O: call it at startup, not from a latency-sensitive task.
     public static func open(directory: String, fileSystem: any FileSystem = PosixFileSystem(),
                             options: QueueOptions = QueueOptions()) throws -> DurableQueue {
+        let testHooks = TestHooks()
+        testHooks.armFromEnvironment()
+        return try open(directory: directory, fileSystem: fileSystem, options: options, testHooks: testHooks)
+    }
+
+    /// Opens the queue with the given test hooks (a store passes its own; the
+    /// dead-letter queue shares its queue's).
+    static func open(directory: String, fileSystem: any FileSystem, options: QueueOptions,
+                     testHooks: TestHooks) throws -> DurableQueue {
         guard options.maxAttempts >= 1, options.segmentBytesMax >= 1024, options.payloadBytesMax >= 0 else {
             throw StoreError(.invalidArgument, "maxAttempts must be ≥ 1 and segmentBytesMax ≥ 1024")
         }
@@ -68,11 +79,13 @@ public final class DurableQueue: Sendable {
                 deadLetterOptions.hasDeadLetterQueue = false
                 // A dead letter is never dropped by a retry limit: it waits for redrive or a consumer's ack.
                 deadLetterOptions.maxAttempts = Int.max
-                deadLetterQueue = try open(directory: directory + ".dlq", fileSystem: fileSystem, options: deadLetterOptions)
+                deadLetterQueue = try open(directory: directory + ".dlq", fileSystem: fileSystem, options: deadLetterOptions,
+                                           testHooks: testHooks)
             }
-            let recovered = try QueueStorage.recover(directory: directory, fileSystem: fileSystem, options: options)
+            let recovered = try QueueStorage.recover(directory: directory, fileSystem: fileSystem, options: options,
+                                                     testHooks: testHooks)
             return try DurableQueue(directory: directory, options: options, recovered: recovered,
-                                    lock: lock, deadLetterQueue: deadLetterQueue)
+                                    lock: lock, deadLetterQueue: deadLetterQueue, testHooks: testHooks)
         } catch {
             lock.unlock()
             throw error
@@ -81,8 +94,9 @@ public final class DurableQueue: Sendable {
 
     private init(directory: String, options: QueueOptions,
                  recovered: (storage: QueueStorage, unacked: [RecoveredMessage], report: QueueRecoveryReport),
-                 lock: any FileLock, deadLetterQueue: DurableQueue?) throws {
+                 lock: any FileLock, deadLetterQueue: DurableQueue?, testHooks: TestHooks) throws {
         self.directory = directory
+        self.testHooks = testHooks
         self.options = options
         self.recoveryReport = recovered.report
         self.deadLetterQueue = deadLetterQueue
@@ -146,6 +160,22 @@ public final class DurableQueue: Sendable {
             }
         }
     }
+
+    /// Why the queue refuses enqueues and acks, or nil while it accepts them.
+    /// Non-nil (code ``StoreError/Code/unavailable``) once a write or `fdatasync`
+    /// of records or acks failed: the page cache can no longer be trusted, so the
+    /// queue stays read-only until it is reopened, which recovers every
+    /// acknowledged enqueue and ack. Receives of durable messages go on
+    /// meanwhile. A failure to create a new file (the next segment, a new
+    /// consumer-state snapshot) does not count: that work is retried later.
+    public var writeRefusal: StoreError? { state.withLock { $0.failure } }
+
+    /// The last failure of work the queue retries with backoff — creating the
+    /// next segment, rewriting the consumer state (for example: too many open
+    /// files, a full disk) — or nil once it succeeds. Enqueues and acks go on
+    /// meanwhile (segments grow past `segmentBytesMax`, the consumer state past
+    /// `consumerStateBytesMax`).
+    public var backgroundFailure: StoreError? { state.withLock { $0.backgroundFailure } }
 
     /// Throws if the queue was closed or failed.
     func checkOpen() throws {

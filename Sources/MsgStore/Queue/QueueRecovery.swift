@@ -35,7 +35,7 @@ extension QueueStorage {
     ///
     /// Corruption before a file's tail throws ``StoreError/Code/corruption``
     /// naming the file and offset.
-    static func recover(directory: String, fileSystem: any FileSystem, options: QueueOptions)
+    static func recover(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks)
         throws -> (storage: QueueStorage, unacked: [RecoveredMessage], report: QueueRecoveryReport) {
         var report = QueueRecoveryReport()
         let consumerPath = joinPath(directory, QueueFormat.consumerFileName)
@@ -67,19 +67,30 @@ extension QueueStorage {
         var unacked: [RecoveredMessage] = []
         var loadedBytes = 0
         var lastSequence: UInt64 = 0
+        /// The largest sequence of every record read so far, acked ones included.
+        var largestRecordSequence: UInt64 = 0
         var activeLength: Int64 = 0
         var deleted = false
         for (index, number) in numbers.enumerated() {
             let path = joinPath(directory, QueueFormat.segmentFileName(number))
             let isLast = index == numbers.count - 1
-            // A segment whose successor starts at or below the low-water mark is fully acked: delete unread.
-            if !isLast, let next = headers[index + 1], next.firstSequence <= storedAcked.lowWater, headers[index] != nil {
+            // A segment whose successor starts at or below the low-water mark is fully acked: delete
+            // unread. Not when the successor is the last segment: that one may be left by a failed roll
+            // (its header names a first sequence that went into this segment instead).
+            if index + 2 < numbers.count, let next = headers[index + 1], next.firstSequence <= storedAcked.lowWater,
+               headers[index] != nil {
                 try fileSystem.remove(path)
                 report.deletedSegments += 1
                 deleted = true
                 continue
             }
-            let contents = try QueueSegmentReader(path: path, fileSystem: fileSystem).read(skipping: storedAcked.contains)
+            let largestBefore = largestRecordSequence
+            var recordCount = 0
+            let contents = try QueueSegmentReader(path: path, fileSystem: fileSystem).read { sequence in
+                recordCount += 1
+                largestRecordSequence = max(largestRecordSequence, sequence)
+                return storedAcked.contains(sequence)
+            }
             guard let header = contents.header else {
                 if isLast && contents.summary.validLength == 0 {
                     // Crashed while creating the segment: nothing was ever acknowledged from it.
@@ -94,6 +105,15 @@ extension QueueStorage {
             }
             guard header.segment == number else {
                 throw StoreError.corruption("segment header says number \(header.segment)", file: path, offset: 0)
+            }
+            if isLast && recordCount == 0 && index > 0 && header.firstSequence <= largestBefore {
+                // Left by a roll that failed after writing the header (and whose clean-up failed too):
+                // the records from its first sequence on went into the segment before it.
+                report.tornTails.append(.init(file: path, offset: 0, reason: "segment left by a failed roll: its first sequence "
+                                              + "\(header.firstSequence) is in the segment before it"))
+                try fileSystem.remove(path)
+                deleted = true
+                continue
             }
             if let torn = contents.summary.tornTail {
                 let file = try fileSystem.open(path, mode: .readWrite)
@@ -141,14 +161,28 @@ extension QueueStorage {
             writer = try createSegment(segment, fileSystem: fileSystem, directory: directory)
             segments.append(segment)
         }
-        if deleted { try fileSystem.syncDirectory(directory) }
         var deliveries: [UInt64: UInt32] = [:]
         for message in unacked where message.record.attempts > 0 { deliveries[message.record.sequence] = message.record.attempts }
-        let consumerWriter = try writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
-        let storage = QueueStorage(directory: directory, fileSystem: fileSystem, options: options, segments: segments,
+        let consumerWriter: LogWriter
+        do {
+            if deleted { try fileSystem.syncDirectory(directory) }
+            consumerWriter = try writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem,
+                                                       testHooks: testHooks)
+        } catch {
+            try? writer.file.close()
+            throw error
+        }
+        do {
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            try? writer.file.close()
+            try? consumerWriter.file.close()
+            throw error
+        }
+        let storage = QueueStorage(directory: directory, fileSystem: fileSystem, options: options, testHooks: testHooks, segments: segments,
                                    writer: writer, nextSequence: nextSequence, acked: acked, consumerWriter: consumerWriter)
         storage.deliveries = deliveries
-        try storage.deleteConsumedSegments()
+        storage.deleteConsumedSegments()
         return (storage, unacked, report)
     }
 }

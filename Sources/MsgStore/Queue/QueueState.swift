@@ -59,8 +59,10 @@ struct QueueState {
     /// Bytes of payloads held in `entries`, and the most allowed (``QueueOptions/memoryPayloadBytesMax``).
     var cachedPayloadBytes = 0
     var payloadBytesMax = Int.max
-    /// Set when a write or sync failed: the queue refuses further work.
+    /// Set when a write or sync failed: the queue refuses enqueues and acks (read-only).
     var failure: StoreError?
+    /// The last failure of a roll or consumer-state rewrite being retried with backoff.
+    var backgroundFailure: StoreError?
     /// Test seam: run on the receiving task right after a long poll started its wake-up timer.
     var onWaitTimerStarted: (@Sendable () -> Void)?
 

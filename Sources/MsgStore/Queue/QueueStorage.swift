@@ -1,6 +1,13 @@
 /// The files of one queue: the segments, the active segment's writer and the
 /// consumer state. Owned by the queue's worker thread (and by `open` before
 /// that thread starts); never touched from the cooperative pool.
+///
+/// Failures are classified as the engine's: one before any byte of a new file
+/// was relied on — creating the next segment, writing a new consumer-state
+/// snapshot, deleting a consumed segment — is transient: the current file goes
+/// on and the work is tried again later with backoff (``RetryBackoff``). A
+/// failed write or sync of records or ack deltas throws: the caller takes the
+/// batch back (``abandonUncommitted()``) and the queue becomes read-only.
 final class QueueStorage {
     /// A segment on disk.
     struct Segment {
@@ -20,6 +27,8 @@ final class QueueStorage {
     let directory: String
     let fileSystem: any FileSystem
     let options: QueueOptions
+    /// Points where tests intervene (disarmed in production; see ``TestHooks``).
+    let testHooks: TestHooks
     private(set) var segments: [Segment]
     private var writer: LogWriter
     /// The active segment's length after its last commit (or its creation): a
@@ -38,12 +47,25 @@ final class QueueStorage {
     var deliveries: [UInt64: UInt32] = [:]
     private var consumerWriter: LogWriter
     private var encodeBuffer: [UInt8] = []
+    /// Rolls whose new segment could not be created: retried with backoff
+    /// while the active segment goes on past `segmentBytesMax`.
+    private var rollRetry = RetryBackoff()
+    /// Consumer-state rewrites whose snapshot could not be written: retried with
+    /// backoff while ack deltas go on into the current file.
+    private var consumerRewriteRetry = RetryBackoff()
+    /// The last failure of work being retried with backoff (a roll, a
+    /// consumer-state rewrite), or nil when that work succeeds.
+    var retriedFailure: StoreError? { rollRetry.lastError ?? consumerRewriteRetry.lastError }
+    /// A rewrite renamed its snapshot into place but the directory sync failed:
+    /// the next durable ack syncs the directory first.
+    private var consumerDirectoryUnsynced = false
 
-    init(directory: String, fileSystem: any FileSystem, options: QueueOptions, segments: [Segment],
+    init(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks, segments: [Segment],
          writer: LogWriter, nextSequence: UInt64, acked: AckedSequences, consumerWriter: LogWriter) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.options = options
+        self.testHooks = testHooks
         self.segments = segments
         self.writer = writer
         self.committedLength = writer.length
@@ -62,7 +84,9 @@ final class QueueStorage {
         var sequences: [(sequence: UInt64, location: QueueRecordLocation)] = []
         sequences.reserveCapacity(records.count)
         for new in records {
-            if writer.length >= Int64(options.segmentBytesMax) { try roll() }
+            if writer.length >= Int64(options.segmentBytesMax) && CommitClock.monotonicMicroseconds() >= rollRetry.notBefore {
+                try roll()
+            }
             let location = QueueRecordLocation(segment: segments.last!.number, offset: writer.length)
             let record = QueueRecord(sequence: nextSequence, enqueuedAtMicros: new.enqueuedAtMicros,
                                      attempts: new.attempts, deadLetter: new.deadLetter, payload: new.payload)
@@ -79,6 +103,7 @@ final class QueueStorage {
     /// On failure call ``abandonUncommitted()``.
     func commit() throws {
         try writer.flush()
+        testHooks.run(.queueEnqueueBeforeSync)
         if options.syncMode == .always { try writer.sync() }
         committedLength = writer.length
         rolledSinceCommit.removeAll()
@@ -109,6 +134,13 @@ final class QueueStorage {
     /// Closes the full active segment (durably) and starts the next one. The
     /// new segment exists before the old one is closed: on failure the old
     /// writer stays open and current (no handle is left closed but in use).
+    ///
+    /// A failed write or sync of the active segment throws (its records are
+    /// the batch's). A failure creating the next segment (EMFILE, ENOSPC) is
+    /// transient: nothing of the new file was relied on, so appends go on in
+    /// the active segment and the roll is tried again after a backoff. A new
+    /// file left behind (its removal failed too) is recognised on open: its
+    /// first sequence is already in the segment before it.
     private func roll() throws {
         try writer.flush()
         try writer.sync()
@@ -116,7 +148,16 @@ final class QueueStorage {
         let number = previous.number + 1
         let segment = Segment(number: number, firstSequence: nextSequence,
                               path: joinPath(directory, QueueFormat.segmentFileName(number)))
-        let next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        testHooks.run(.queueRollBeforeCreate)
+        let next: LogWriter
+        do {
+            next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+        } catch {
+            rollRetry.failed(error as? StoreError ?? StoreError(.io, "creating queue segment \(number) failed: \(error)",
+                                                                file: segment.path))
+            return
+        }
+        rollRetry.succeeded()
         let old = writer
         if old.length > committedLength { rolledSinceCommit.append((previous.path, committedLength)) }
         writer = next
@@ -127,7 +168,7 @@ final class QueueStorage {
     }
 
     /// Creates a segment file holding its header, durably (file and directory
-    /// entry). On failure the new file is closed again.
+    /// entry). On failure the new file is closed and removed again (best effort).
     static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String) throws -> LogWriter {
         let file = try fileSystem.open(segment.path, mode: .createTruncate)
         do {
@@ -139,6 +180,7 @@ final class QueueStorage {
             return writer
         } catch {
             try? file.close()
+            try? fileSystem.remove(segment.path)
             throw error
         }
     }
@@ -157,7 +199,8 @@ final class QueueStorage {
 
     /// Records acks durably (one delta record, one `fdatasync` in sync mode),
     /// then deletes segments that hold only acked records and compacts the
-    /// consumer state when it has grown.
+    /// consumer state when it has grown. Throws only when the delta's write or
+    /// sync failed (what the ack depends on); the clean-up after it never throws.
     func recordAcks(_ sequences: [UInt64]) throws {
         guard !sequences.isEmpty else { return }
         var batch = AckedSequences(lowWater: 0)
@@ -166,31 +209,51 @@ final class QueueStorage {
         if batch.lowWater > 0 { ranges.insert(0..<batch.lowWater, at: 0) }
         consumerWriter.append(AckedSequences.encodedDelta(ranges))
         try consumerWriter.flush()
-        if options.syncMode == .always { try consumerWriter.sync() }
+        testHooks.run(.queueAckBeforeSync)
+        if options.syncMode == .always {
+            try consumerWriter.sync()
+            if consumerDirectoryUnsynced {
+                // The delta is in a snapshot file whose rename is not known durable yet.
+                try fileSystem.syncDirectory(directory)
+                consumerDirectoryUnsynced = false
+            }
+        }
         for range in ranges { acked.insert(range) }
         for sequence in sequences { deliveries[sequence] = nil }
-        try deleteConsumedSegments()
-        if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
+        deleteConsumedSegments()
+        rewriteConsumerStateIfDue()
     }
 
     /// Deletes every non-active segment whose sequences are all acked (not only
     /// the oldest: one message still in flight must not pin the segments after it).
     /// A segment's sequences run up to the next segment's first sequence.
-    func deleteConsumedSegments() throws {
+    ///
+    /// Best effort: a segment that cannot be removed stays listed and is tried
+    /// again after the next ack; a failed directory sync only lets a removed
+    /// segment come back after a power loss (open deletes it again).
+    func deleteConsumedSegments() {
         var kept: [Segment] = []
         var removed = false
         for (index, segment) in segments.enumerated() {
             let isActive = index == segments.count - 1
             let next = isActive ? nextSequence : segments[index + 1].firstSequence
             if !isActive && (next <= segment.firstSequence || acked.contains(segment.firstSequence...(next - 1))) {
-                try fileSystem.remove(segment.path)
-                removed = true
+                do {
+                    try fileSystem.remove(segment.path)
+                    removed = true
+                } catch {
+                    if fileSystem.exists(segment.path) {
+                        kept.append(segment)
+                    } else {
+                        removed = true
+                    }
+                }
             } else {
                 kept.append(segment)
             }
         }
         segments = kept
-        if removed { try fileSystem.syncDirectory(directory) }
+        if removed { try? fileSystem.syncDirectory(directory) }
     }
 
     /// Records deliveries (receives) in the consumer state, written but not
@@ -205,25 +268,51 @@ final class QueueStorage {
         guard !fresh.isEmpty else { return }
         consumerWriter.append(ConsumerState.encodedDeliveries(fresh))
         try consumerWriter.flush()
-        if consumerWriter.length > Int64(options.consumerStateBytesMax) { try rewriteConsumerState() }
+        rewriteConsumerStateIfDue()
+    }
+
+    /// Rewrites the consumer state once it passed `consumerStateBytesMax`,
+    /// unless an earlier attempt failed less than a backoff ago.
+    private func rewriteConsumerStateIfDue() {
+        guard consumerWriter.length > Int64(options.consumerStateBytesMax),
+              CommitClock.monotonicMicroseconds() >= consumerRewriteRetry.notBefore else { return }
+        do {
+            try rewriteConsumerState()
+            consumerRewriteRetry.succeeded()
+        } catch {
+            consumerRewriteRetry.failed(error as? StoreError ?? StoreError(.io, "rewriting the consumer state failed: \(error)",
+                                                                           file: consumerPath))
+        }
     }
 
     /// Replaces the consumer state file with one snapshot record (temp file,
     /// sync, rename, directory sync) and appends to the new file from then on.
-    /// The old file is closed only once the new one is in place: on failure the
-    /// old writer stays open and current.
+    /// The old file is closed only once the new one is in place.
+    ///
+    /// Throws only when nothing changed (the temp file could not be written or
+    /// renamed): the old writer stays open and current, and its file keeps
+    /// every ack. Once renamed, the snapshot is current even if the directory
+    /// sync fails: the next durable ack syncs the directory first.
     func rewriteConsumerState() throws {
-        let next = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem)
+        let next = try Self.writeConsumerSnapshot(acked, deliveries: deliveries, path: consumerPath, fileSystem: fileSystem,
+                                                  testHooks: testHooks)
         let old = consumerWriter
         consumerWriter = next
         // Replaced by the snapshot: an error closing it loses nothing.
         try? old.file.close()
+        do {
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            consumerDirectoryUnsynced = true
+        }
     }
 
-    /// Writes a consumer state file holding one snapshot, atomically and durably,
-    /// and returns a writer appending to it.
+    /// Writes a consumer state file holding one snapshot atomically (temp file,
+    /// `fdatasync`, rename) and returns a writer appending to it. The caller
+    /// syncs the directory. On failure nothing changed: the temp file is
+    /// closed and removed (best effort).
     static func writeConsumerSnapshot(_ acked: AckedSequences, deliveries: [UInt64: UInt32], path: String,
-                                      fileSystem: any FileSystem) throws -> LogWriter {
+                                      fileSystem: any FileSystem, testHooks: TestHooks) throws -> LogWriter {
         let temporary = path + ".tmp"
         let file = try fileSystem.open(temporary, mode: .createTruncate)
         do {
@@ -234,11 +323,12 @@ final class QueueStorage {
             }
             try writer.flush()
             try writer.sync()
+            testHooks.run(.queueConsumerStateBeforeRename)
             try fileSystem.rename(temporary, to: path)
-            try fileSystem.syncDirectory(directoryName(of: path))
             return writer
         } catch {
             try? file.close()
+            try? fileSystem.remove(temporary)
             throw error
         }
     }

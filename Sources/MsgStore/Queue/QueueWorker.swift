@@ -23,13 +23,20 @@ final class QueueWorker: @unchecked Sendable {
         finish()
     }
 
-    /// Records the first write or sync failure (the queue refuses all work from
-    /// now on) and takes back what the failed batch had written.
+    /// Records the first write or sync failure (the queue is read-only from
+    /// now on: enqueues and acks are refused with ``StoreError/Code/unavailable``,
+    /// receives go on), takes back what the failed batch had written, and
+    /// returns the error for the batch's callers.
     private func fail(with error: any Error) -> StoreError {
-        let storeError = error as? StoreError ?? StoreError(.io, "\(error)", file: storage.directory)
-        if failure == nil { failure = storeError }
+        let cause = error as? StoreError ?? StoreError(.io, "\(error)", file: storage.directory)
+        if failure == nil {
+            failure = StoreError(.unavailable, "the queue is read-only after a failed write or sync of its files "
+                                 + "(reopen it to recover; nothing acknowledged is lost): \(cause)",
+                                 file: cause.file, errno: cause.errno)
+        }
         storage.abandonUncommitted()
-        return storeError
+        return StoreError(.unavailable, "not made durable, and the queue is now read-only: \(cause)",
+                          file: cause.file, errno: cause.errno)
     }
 
     private func finish() {
@@ -98,8 +105,10 @@ final class QueueWorker: @unchecked Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         if let queue {
             let segmentCount = storage.segments.count, nextSequence = storage.nextSequence, failure = self.failure
+            let backgroundFailure = storage.retriedFailure
             waiters = queue.state.withLock { state in
                 if let failure, state.failure == nil { state.failure = failure }
+                state.backgroundFailure = backgroundFailure
                 if published {
                     for (index, (records, _)) in enqueues.enumerated() {
                         state.publish(zip(assigned[index], records).map {

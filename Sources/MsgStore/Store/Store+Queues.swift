@@ -24,7 +24,8 @@ extension Store {
             if let open = queues[name] { return open }
             let directory = DurableQueue.directory(forQueue: name, inDataDirectory: engine.directory)
             try engine.fileSystem.createDirectory(directory)
-            let queue = try DurableQueue.open(directory: directory, fileSystem: engine.fileSystem, options: options)
+            let queue = try DurableQueue.open(directory: directory, fileSystem: engine.fileSystem, options: options,
+                                              testHooks: engine.testHooks)
             queues[name] = queue
             return queue
         }

@@ -8,7 +8,9 @@ import Synchronization
 /// point*, for the real-process SIGKILL tests).
 ///
 /// Disarmed — the normal case — a point costs one relaxed atomic load.
-/// Crash points are armed from the environment when a store opens:
+/// Crash points are armed from the environment when a store opens (a queue
+/// opened through the store shares the store's hooks; one opened alone with
+/// ``DurableQueue/open(directory:fileSystem:options:)`` arms its own):
 /// `MSGSTORE_CRASH_POINT=name` or `name:N` kills the process with SIGKILL at
 /// the N-th time (default 1st) the point is reached. Only tests set it.
 final class TestHooks: Sendable {
@@ -28,6 +30,20 @@ final class TestHooks: Sendable {
         case manifestBeforeCurrentSwap = "manifest-before-current-swap"
         /// A log roll cut and synced the old segment; the new one is not yet created.
         case logRollBeforeCreate = "log-roll-before-create"
+
+        // The durable queue's points (a dead-letter queue shares its queue's hooks).
+
+        /// A queue's enqueue batch is written to its segment; its `fdatasync` has not run
+        /// (nobody was told the enqueues are durable).
+        case queueEnqueueBeforeSync = "queue-enqueue-before-sync"
+        /// A queue's segment roll synced the full segment; the next segment is not yet created.
+        case queueRollBeforeCreate = "queue-roll-before-create"
+        /// A queue's ack delta is written to the consumer state; its `fdatasync` has not run.
+        case queueAckBeforeSync = "queue-ack-before-sync"
+        /// A queue's consumer-state snapshot is written and synced to its temp file; not yet renamed.
+        case queueConsumerStateBeforeRename = "queue-consumer-state-before-rename"
+        /// Messages moving to the dead-letter queue are durable there; not yet acked in their queue.
+        case queueDeadLetterMove = "queue-dead-letter-move"
     }
 
     private let armed = Atomic<Bool>(false)
