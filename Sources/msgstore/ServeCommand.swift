@@ -9,7 +9,7 @@ import MsgStoreServer
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the messaging HTTP server (shared/API.md) on a data directory."
+        abstract: "Run the messaging HTTP server (API: docs/api.md) on a data directory."
     )
 
     /// Which storage backend to serve from.

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 @testable import MsgStore
 
-/// Measures bytes per inbox entry on a generated workload (shared/bench),
-/// with and without a per-file zstd dictionary. Gated: runs only with
+/// Measures bytes per inbox entry on a generated workload (docs/workload.md,
+/// written by Tools/bench/gen_workload.py), with and without a per-file zstd
+/// dictionary. Gated: runs only with
 /// `MSGSTORE_WORKLOAD=/tmp/msgbench-wl-small swift test --filter TableCompressionMeasurement`.
 @Suite struct TableCompressionMeasurementTests {
     /// Inbox entries of the workload as (internal key, value), sorted.

@@ -5,15 +5,19 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run the messaging workload (shared/bench) against the engine and print msgbench/1 JSON lines.",
+        abstract: "Run the standard messaging workload (docs/workload.md) against the engine and print msgbench/1 JSON lines.",
         discussion: """
-            Generate a workload with `python3 shared/bench/gen_workload.py --out /tmp/msgbench-wl`,
-            then compare with `shared/peers/run --engine rocksdb --workload /tmp/msgbench-wl ...`.
-            The data directory (--db) is created if missing and left in place for `msgstore inspect`.
+            Generate the workload with:
+            python3 Tools/bench/gen_workload.py --out /tmp/msgbench-wl
+            Run the peers on it with Tools/peers/run --workload /tmp/msgbench-wl ...,
+            and summarize with python3 Tools/bench/summarize.py *.jsonl.
+            Tools/bench.sh runs the whole comparison (docs/benchmarks.md).
+            The data directory (--db) is created if missing and left in place
+            for `msgstore inspect`.
             """
     )
 
-    @Option(help: "The workload folder written by gen_workload.py.")
+    @Option(help: "The workload folder written by Tools/bench/gen_workload.py.")
     var workload: String
 
     @Option(help: "The store's data directory (created if missing, must be empty).")

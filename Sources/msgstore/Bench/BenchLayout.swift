@@ -1,9 +1,9 @@
 import MsgStore
 
 /// How the benchmark lays the messaging workload out in msgstore — the same
-/// shape the messaging service uses (DESIGN.md): an inbox table partitioned by
-/// recipient and sorted by (date, messageId); a group message's body stored
-/// once, each member's inbox entry referencing it.
+/// shape the messaging service uses (`Sources/Messaging/Storage/EngineMessagingLayout.swift`):
+/// an inbox table partitioned by recipient and sorted by (date, messageId); a
+/// group message's body stored once, each member's inbox entry referencing it.
 ///
 ///     blocks:   pk = blocker(16)    sk = blocked(16)               value = empty
 ///     inbox:    pk = recipient(16)  sk = date(8, BE) ‖ msgId(16)   value = kind(1) ‖ …

@@ -2,9 +2,9 @@ import Foundation
 import MsgStore
 import Synchronization
 
-/// Runs the phases of `shared/bench/RESULTS.md` in-process against the engine
+/// Runs the phases of `docs/workload.md` in-process against the engine
 /// and prints one `msgbench/1` JSON line per phase on stdout (a human table
-/// on stderr), so its lines compare one to one with `shared/peers/run`.
+/// on stderr), so its lines compare one to one with `Tools/peers/run`.
 final class BenchRunner: @unchecked Sendable {
     let workload: Workload
     let databaseDirectory: String

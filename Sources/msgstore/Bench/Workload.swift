@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// The messaging workload of `shared/bench/WORKLOAD.md` (format_version 1),
+/// The messaging workload of `docs/workload.md` (format_version 1),
 /// read the way the peer harness reads it: groups, blocks, reads and checks in
 /// memory; `load.bin` streamed record by record.
 struct Workload {
