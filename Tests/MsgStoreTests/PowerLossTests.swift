@@ -37,6 +37,8 @@ import Testing
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
     static var longRunCuts: Int? { environment["MSGSTORE_POWERLOSS_CUTS"].flatMap(Int.init) }
     static var replayCut: Int? { environment["MSGSTORE_POWERLOSS_CUT"].flatMap(Int.init) }
+    /// With the cut: the shape of the disk at the cut (printed with a failure; see ``PowerLossHistory/replay``).
+    static var replayShape: UInt64? { environment["MSGSTORE_POWERLOSS_SHAPE"].flatMap { UInt64($0, radix: 16) } }
     /// `MSGSTORE_POWERLOSS_UNSYNCED=1`: histories also write batches with `sync: false`.
     static var unsyncedWrites: Bool { environment["MSGSTORE_POWERLOSS_UNSYNCED"] == "1" }
     static var baseSeed: UInt64 {
@@ -63,8 +65,7 @@ import Testing
             } else {
                 configuration.capture = .sample(12)
             }
-            let history = PowerLossHistory(configuration)
-            history.run()
+            let history = PowerLossHistory.replay(configuration)
             totals.add(history)
             for failure in history.failures.prefix(4) { Issue.record(Comment(rawValue: failure)) }
             if history.failures.count > 4 { Issue.record("seed \(seed): \(history.failures.count - 4) more failures") }
@@ -91,8 +92,7 @@ import Testing
         configuration.steps = 160
         configuration.faults = true
         configuration.capture = Self.replayCut.map { .only($0) } ?? .sample(6)
-        let history = PowerLossHistory(configuration)
-        history.run()
+        let history = PowerLossHistory.replay(configuration)
         for failure in history.failures.prefix(4) { Issue.record(Comment(rawValue: failure)) }
         print("powerloss with faults: seed \(seed) (MSGSTORE_SEED=\(base)): \(history.batchesCommitted) batches, \(history.restarts) restarts, "
               + "\(history.cutsVerified) cuts, injected failures \(history.fileSystem.counters.injectedFailures)")
@@ -433,6 +433,34 @@ final class PowerLossHistory {
         var capture: Capture = .sample(10)
         /// Also commit some batches with `sync: false` (unknown until a later synced one returns).
         var unsyncedWrites = PowerLossTests.unsyncedWrites
+        /// With `.only(k)`: verify the cut only if the disk has this shape (see ``replay(_:)``).
+        var replayShape = PowerLossTests.replayShape
+    }
+
+    /// Runs the history; when replaying one cut with its shape, reruns it
+    /// (up to 40 times) until the disk at the cut has that shape. (Waiting
+    /// for background work after every step makes most of a history a
+    /// function of the seed, but the flush and compaction threads may still
+    /// interleave differently within one step or one `settle`; the shape
+    /// pins the exact disk state — file names and sizes, volatile writes —
+    /// that failed.)
+    static func replay(_ configuration: Configuration) -> PowerLossHistory {
+        guard case .only = configuration.capture, let shape = configuration.replayShape else {
+            let history = PowerLossHistory(configuration)
+            history.run()
+            return history
+        }
+        var last: PowerLossHistory!
+        for attempt in 1...40 {
+            last = PowerLossHistory(configuration)
+            last.run()
+            if last.cutsVerified > 0 {
+                print("replay of seed \(configuration.seed): the disk had shape \(String(shape, radix: 16)) at attempt \(attempt)")
+                return last
+            }
+        }
+        print("replay of seed \(configuration.seed): the disk never had shape \(String(shape, radix: 16)) at the cut in 40 runs")
+        return last
     }
 
     struct Totals {
@@ -495,7 +523,11 @@ final class PowerLossHistory {
     let options: StoreOptions
     private var random: SplitMix
     private let progress: Progress
-    private var store: Store?
+    /// Makes the flush and compaction threads take turns (with `quiesce`).
+    private let turns: BackgroundTurns?
+    private var store: Store? {
+        didSet { turns?.store.withLock { $0 = store } }
+    }
     /// `states[i]`: the model after the first i batches of the current lineage.
     private var states: [PLState] = [[:]]
     /// Batches committed (returned without error) in the current lineage.
@@ -521,9 +553,12 @@ final class PowerLossHistory {
         options.targetFileBytes = [1 << 10, 2 << 10].randomElement(using: &random)!
         options.manifestBytesMax = [2 << 10, 16 << 10].randomElement(using: &random)!
         options.preallocateLog = Bool.random(using: &random)
+        // Taking turns recognizes a compaction by its reads of input blocks: none may come from the cache.
+        if configuration.quiesce { options.blockCacheBytes = 0 }
         self.options = options
         self.random = random
         progress = Progress(seed: mixSeed(configuration.seed, 0xC07))
+        turns = configuration.quiesce ? BackgroundTurns(fileSystem) : nil
     }
 
     private var header: String {
@@ -572,7 +607,15 @@ final class PowerLossHistory {
             if !stopped, configuration.capture == .all || isOnly { verifyPendingCuts() }
             if !stopped, step % 15 == 14, let store { checkLive(store, "after step \(step)") }
         }
-        guard !stopped else { return }
+        guard !stopped else {
+            // The live store went wrong; the cuts taken so far are still worth verifying.
+            if case .freeze = configuration.capture { return }
+            _ = try? store?.close()
+            store = nil
+            fileSystem.stopCapturing()
+            verifyPendingCuts()
+            return
+        }
         if case .freeze = configuration.capture {
             finishFrozen()
             return
@@ -599,6 +642,9 @@ final class PowerLossHistory {
         store = nil
         fileSystem.stopCapturing()
         verifyPendingCuts()
+        if fileSystem.holdTimeouts > 0 {
+            print("\(header): \(fileSystem.holdTimeouts) background turn(s) timed out: this run may not replay exactly")
+        }
         // A clean shutdown keeps everything.
         if let (reopened, _) = recover(on: fileSystem, candidates: committed...committed, what: "final reopen") {
             try? reopened.close()
@@ -643,6 +689,8 @@ final class PowerLossHistory {
         if configuration.faults && roll < 3 {
             injectRandomFault()
         } else if roll < 6 {
+            turns?.settleRequested.store(true, ordering: .relaxed)
+            defer { turns?.settleRequested.store(false, ordering: .relaxed) }
             do { try store.settle() } catch { handleFailure(error, "settle at step \(step)") }
         } else if roll < 9 {
             cleanReopen(step)
@@ -802,10 +850,14 @@ final class PowerLossHistory {
             return pending.cuts
         }
         for cut in cuts.sorted(by: { $0.boundary < $1.boundary }) {
+            var shape = cut.fork.shape()
+            shape = mixSeed(shape, UInt64(cut.acknowledged) << 32 | UInt64(cut.attempted))
+            if case .only = configuration.capture, let wanted = configuration.replayShape, wanted != shape { continue }
             let seed = mixSeed(configuration.seed, UInt64(cut.boundary))
             let mode: PowerLossFileSystem.LossMode = [.anyPages, .anyPages, .anyPages, .inOrder, .inOrder, .dropAll][Int(seed % 6)]
             let note = cut.fork.powerLoss(seed: seed, mode: mode)
-            let what = "cut at sync boundary \(cut.boundary) (MSGSTORE_POWERLOSS_CUT=\(cut.boundary)), acknowledged \(cut.acknowledged), attempted \(cut.attempted); \(note)"
+            let what = "cut at sync boundary \(cut.boundary) (MSGSTORE_POWERLOSS_CUT=\(cut.boundary) MSGSTORE_POWERLOSS_SHAPE=\(String(shape, radix: 16))), "
+                + "acknowledged \(cut.acknowledged), attempted \(cut.attempted); \(note)"
             if let (store, _) = recover(on: cut.fork, candidates: cut.acknowledged...cut.attempted, what: what) {
                 try? store.close()
             }
@@ -819,12 +871,15 @@ final class PowerLossHistory {
     /// (open) and m, or nil after recording a failure.
     private func recover(on fileSystem: PowerLossFileSystem, candidates: ClosedRange<Int>, what: String) -> (Store, Int)? {
         var found: Int?
+        let turns = fileSystem === self.fileSystem ? self.turns : configuration.quiesce ? BackgroundTurns(fileSystem) : nil
+        defer { turns?.store.withLock { $0 = nil } }
         for round in 1...3 {
             let store: Store
             do { store = try open(on: fileSystem, options: round < 3 ? recoveryOptions : options) } catch {
                 fail("\(what): open #\(round) failed: \(error); files: \(fileSystem.listing(directory))")
                 return nil
             }
+            turns?.store.withLock { $0 = store }
             store.waitForBackgroundIdle()
             do {
                 let (state, problems) = try readPowerLossState(store)

@@ -262,6 +262,8 @@ final class PowerLossFileSystem: FileSystem {
         var captureAll = false
         var onCapture: (@Sendable (_ boundary: Int, _ fork: PowerLossFileSystem) -> Void)?
         var faultRandom = SplitMix(seed: 0x5EED)
+        var tracing = false
+        var trace: [String] = []
     }
 
     private let state: Mutex<State>
@@ -274,11 +276,37 @@ final class PowerLossFileSystem: FileSystem {
     }
     private let gate = Mutex(Gate())
 
+    /// What a hold predicate (``hold(while:timeout:)``) sees: the operation about
+    /// to run, and the previous operation of the same thread.
+    struct HoldContext: Sendable {
+        let operation: Operation
+        let path: String
+        let previousOperation: Operation?
+        let previousPath: String?
+    }
+
+    private struct Holding {
+        var predicate: (@Sendable (HoldContext) -> Bool)?
+        var timeout: Double = 5
+        var timeouts = 0
+        /// The last operation of each thread (by `pthread_self`).
+        var previous: [UInt: (Operation, String)] = [:]
+    }
+    private let holding = Mutex(Holding())
+
     init() { state = Mutex(State()) }
 
     private init(disk: Disk) { state = Mutex(State(disk: disk)) }
 
     // MARK: Test controls
+
+    /// Records every sync boundary and file creation from now on (see ``syncTrace``).
+    func traceSyncs() { state.withLock { $0.tracing = true } }
+
+    /// The paths synced at each boundary since ``traceSyncs()`` (a directory
+    /// ends in "/"), and the files created ("+path"): to find where two runs of
+    /// one seed part ways.
+    var syncTrace: [String] { state.withLock { $0.trace } }
 
     /// Sync boundaries so far (successful file and directory syncs).
     var syncBoundaries: Int { state.withLock { $0.syncBoundaries } }
@@ -318,7 +346,37 @@ final class PowerLossFileSystem: FileSystem {
     /// Threads waiting at the gate now.
     var pausedCount: Int { gate.withLock { $0.waiting } }
 
+    /// Before every operation, while `predicate` holds for it (re-evaluated
+    /// every 0.1 ms, for at most `timeout` seconds), the calling thread waits.
+    /// The predicate runs without the file system's lock; it may take the
+    /// caller's own locks. Tests use it to make the engine's threads take
+    /// turns (see `PowerLossHistory`).
+    func hold(while predicate: (@Sendable (HoldContext) -> Bool)?, timeout: Double = 5) {
+        holding.withLock { $0.predicate = predicate; $0.timeout = timeout }
+    }
+
+    /// Holds that ended by time-out (the predicate never released the thread).
+    var holdTimeouts: Int { holding.withLock { $0.timeouts } }
+
     private func passGate(_ operation: Operation, _ path: String) {
+        waitAtGate(operation, path)
+        let thread = UInt(pthread_self())
+        let (predicate, timeout, previous) = holding.withLock { ($0.predicate, $0.timeout, $0.previous[thread]) }
+        if let predicate {
+            let context = HoldContext(operation: operation, path: path, previousOperation: previous?.0, previousPath: previous?.1)
+            let deadline = CommitClock.monotonicMicroseconds() + Int64(timeout * 1_000_000)
+            while predicate(context) {
+                if CommitClock.monotonicMicroseconds() > deadline {
+                    holding.withLock { $0.timeouts += 1 }
+                    break
+                }
+                usleep(100)
+            }
+        }
+        holding.withLock { $0.previous[thread] = (operation, path) }
+    }
+
+    private func waitAtGate(_ operation: Operation, _ path: String) {
         var counted = false
         while true {
             let blocked = gate.withLock { gate in
@@ -418,6 +476,44 @@ final class PowerLossFileSystem: FileSystem {
         state.withLock { state in
             guard let id = state.disk.durable[path] else { return nil }
             return state.disk.inodes[id]?.durable.bytes
+        }
+    }
+
+    /// A fingerprint of the machine's *shape*: its files in creation order,
+    /// each with its live and durable names (digits left out: which of two
+    /// threads took which file number does not matter), durable and live
+    /// size, and volatile operations' offsets and lengths — not the bytes
+    /// (commit timestamps make those differ from run to run). Two runs that
+    /// reach the same shape lose the same things to
+    /// ``powerLoss(seed:mode:)`` with the same seed.
+    func shape() -> UInt64 {
+        state.withLock { state in
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            func mix(_ value: Int) {
+                for shift in stride(from: 0, to: 64, by: 8) {
+                    hash = (hash ^ UInt64(truncatingIfNeeded: value >> shift) & 0xFF) &* 0x0000_0100_0000_01B3
+                }
+            }
+            func mix(_ text: String) { for byte in text.utf8 where !(48...57).contains(byte) { mix(Int(byte)) } }
+            var live: [Int: [String]] = [:], durable: [Int: [String]] = [:]
+            for (path, id) in state.disk.live { live[id, default: []].append(path) }
+            for (path, id) in state.disk.durable { durable[id, default: []].append(path) }
+            for id in Set(live.keys).union(durable.keys).sorted() {
+                mix(-3)
+                for path in (live[id] ?? []).sorted() { mix(path) }
+                mix(-4)
+                for path in (durable[id] ?? []).sorted() { mix(path) }
+                guard let inode = state.disk.inodes[id] else { continue }
+                mix(inode.durable.size)
+                mix(inode.live.size)
+                for operation in inode.pending {
+                    switch operation {
+                    case .write(let offset, let bytes): mix(offset); mix(bytes.count)
+                    case .truncate(let size): mix(-2); mix(size)
+                    }
+                }
+            }
+            return hash
         }
     }
 
@@ -545,8 +641,9 @@ final class PowerLossFileSystem: FileSystem {
     }
 
     /// Counts a successful sync; freezes or captures at the chosen boundaries. REQUIRES: the lock held.
-    private static func syncBoundary(_ state: inout State) {
+    private static func syncBoundary(_ state: inout State, _ path: String) {
         state.syncBoundaries += 1
+        if state.tracing { state.trace.append(path) }
         let boundary = state.syncBoundaries
         if let capture = state.onCapture, state.captureAll || state.captureAt.contains(boundary) {
             capture(boundary, PowerLossFileSystem(disk: state.disk))
@@ -558,7 +655,8 @@ final class PowerLossFileSystem: FileSystem {
 
     func open(_ path: String, mode: OpenMode) throws -> any FileHandle {
         let path = Self.normalize(path)
-        passGate(.open, path)
+        let creating = (mode == .create || mode == .createTruncate) && state.withLock { $0.disk.live[path] == nil }
+        passGate(creating ? .create : .open, path)
         return try state.withLock { state in
             let exists = state.disk.live[path] != nil
             let creates = !exists && (mode == .create || mode == .createTruncate)
@@ -585,6 +683,7 @@ final class PowerLossFileSystem: FileSystem {
                 state.disk.nextInode += 1
                 state.disk.inodes[id] = Inode()
                 state.disk.live[path] = id
+                if state.tracing { state.trace.append("+" + path) }
             }
             state.openCounts[id, default: 0] += 1
             return Handle(owner: self, path: path, inode: id, epoch: state.epoch, writable: mode != .read)
@@ -662,7 +761,7 @@ final class PowerLossFileSystem: FileSystem {
             let names = Set(state.disk.live.keys).union(state.disk.durable.keys).filter { Self.parent(of: $0) == path }
             for name in names { state.disk.durable[name] = state.disk.live[name] }
             Self.collect(&state)
-            Self.syncBoundary(&state)
+            Self.syncBoundary(&state, path + "/")
         }
     }
 
@@ -761,7 +860,7 @@ final class PowerLossFileSystem: FileSystem {
                 }
                 let result = try body(&node)
                 state.disk.inodes[inode] = node
-                if syncs { PowerLossFileSystem.syncBoundary(&state) }
+                if syncs { PowerLossFileSystem.syncBoundary(&state, path) }
                 return result
             }
         }
