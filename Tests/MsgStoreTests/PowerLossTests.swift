@@ -40,7 +40,7 @@ import Testing
 ///   cuts (every fourth history without waiting for background work, so
 ///   flushes and compactions overlap writes). For example
 ///   `MSGSTORE_POWERLOSS_CUTS=10000 swift test --skip-build --filter PowerLossTests/randomHistoriesSurvivePowerLoss`
-///   verifies about 10,700 cuts in 6 histories in 6½ minutes in a debug build.
+///   verifies about 10,500 cuts in 6 histories in about 6 minutes in a debug build.
 /// - `MSGSTORE_POWERLOSS_UNSYNCED=1` — histories also commit one batch in eight
 ///   with `sync: false` (see `unsyncedBatchIsNotMadePartlyDurableByAFlushOfOnePartition`).
 @Suite struct PowerLossTests {
