@@ -139,8 +139,10 @@ import Testing
         try reopened.close()
         print("compaction model: seed \(seed): \(checks) checks, \(statistics.compactions) compactions, files/level \(statistics.levelFileCounts)")
         #expect(problems.isEmpty, "seed \(seed) (MSGSTORE_SEED=\(seed)): \(problems.prefix(3).joined(separator: " | "))")
-        #expect(statistics.compactions > 20)
-        #expect(statistics.levelFileCounts.dropFirst(3).contains { $0 > 0 }, "data never reached L3")
+        if problems.isEmpty {  // (a failure stops the workload early)
+            #expect(statistics.compactions > 20)
+            #expect(statistics.levelFileCounts.dropFirst(3).contains { $0 > 0 }, "data never reached L3")
+        }
     }
 
     /// A scan that is open while a compaction replaces its files must keep
@@ -154,7 +156,7 @@ import Testing
         let pk = Self.partitionKeys[0]
         let count: UInt32 = 300
         func value(_ n: UInt32, _ generation: UInt8) -> [UInt8] { [generation] + Self.sortKey(n) + [UInt8](repeating: generation, count: 40) }
-        for chunk in Array(0..<count).chunked(20) {
+        for chunk in Array(0..<count).powerLossChunks(20) {
             var batch = WriteBatch()
             for n in chunk { batch.put(table, RowKey(partitionKey: pk, sortKey: Self.sortKey(n)), value: value(n, 1)) }
             try store.write(batch)
@@ -170,7 +172,7 @@ import Testing
                 if seen.count == 5 && !rewritten {
                     rewritten = true
                     // Overwrite every row, then flush and compact: the files under the scan are replaced.
-                    for chunk in Array(0..<count).chunked(20) {
+                    for chunk in Array(0..<count).powerLossChunks(20) {
                         var batch = WriteBatch()
                         for n in chunk { batch.put(table, RowKey(partitionKey: pk, sortKey: Self.sortKey(n)), value: value(n, 2)) }
                         try store.write(batch)
@@ -256,7 +258,7 @@ import Testing
         let statistics = store.statistics
         try store.close()
         print("concurrent scans: \(scans.load(ordering: .relaxed)) scans, \(statistics.compactions) compactions")
-        #expect(statistics.compactions > 5)
+        #expect(statistics.compactions > 5, "too few compactions under the scans")
         #expect(problems.withLock { $0 }.isEmpty, "\(problems.withLock { $0 }.prefix(3))")
     }
 }
