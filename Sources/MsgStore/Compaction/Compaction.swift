@@ -145,7 +145,8 @@ extension Engine {
             backgroundWakeup.broadcast()
             while backgroundError == nil && !stopping
                     && (runningJobs > 0 || nextFlushPending() || compactionDue()) {
-                progressWakeup.wait()
+                try throwIfBackgroundWorkKeepsFailing()
+                progressWakeup.wait(seconds: 0.1)
             }
             if let backgroundError { throw backgroundError }
         }
@@ -166,10 +167,19 @@ extension Engine {
         try versionLock.withLock {
             backgroundWakeup.broadcast()
             while backgroundError == nil && !stopping && nextFlushPending() {
-                progressWakeup.wait()
+                try throwIfBackgroundWorkKeepsFailing()
+                progressWakeup.wait(seconds: 0.1)
             }
             if let backgroundError { throw backgroundError }
         }
+    }
+
+    /// Throws `.unavailable` while a flush or compaction is being retried
+    /// after a failure (a full disk): waiting for it could take forever.
+    /// REQUIRES: versionLock held.
+    private func throwIfBackgroundWorkKeepsFailing() throws {
+        guard let failure = flushRetry.lastError ?? compactionRetry.lastError else { return }
+        throw StoreError(.unavailable, "background work keeps failing: \(failure)", file: failure.file, errno: failure.errno)
     }
 
     /// REQUIRES: versionLock held.
