@@ -19,14 +19,15 @@ import Testing
     /// was created truncated, wiping the only copy of acknowledged writes.
     @Test func fileNumbersHandedOutBeforeACrashAreNeverReused() throws {
         let directory = TestDirectory()
-        let gate = GatedFileSystem { $0.hasSuffix(".sst") }
+        let gate = FaultInjectingFileSystem()
+        gate.holdSyncs(containing: ".sst")
         var options = StoreOptions()
         options.walSegmentBytes = 48 << 10
         options.memtableBytes = 16 << 10
         options.preallocateLog = false
         let store = try Store.open(at: directory.path, tables: Self.kvOnly, options: options, fileSystem: gate)
         defer {
-            gate.open()
+            gate.holdSyncs(containing: nil)
             try? store.close()
         }
         let kv = try store.table("kv")
@@ -42,8 +43,9 @@ import Testing
             batch.put(kv, Self.key(i), value: value)
             try store.write(batch, sync: true)
             acked[i] = value
-            if blockedTable == nil, let path = gate.waiting.first {
-                blockedTable = TableFile.fileNumber(String(path.split(separator: "/").last!))
+            if blockedTable == nil, gate.heldSyncs > 0 {
+                // The flush's SSTable: the only one in the directory while its sync is held.
+                blockedTable = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(TableFile.fileNumber).max()
             }
             // Some acknowledged writes in the rolled-to segment, then stop.
             if let blockedTable, try highestLog() > blockedTable {
@@ -157,7 +159,7 @@ import Testing
     /// became durable (a client that retried got a duplicate).
     @Test func aWriteReportedFailedNeverBecomesDurable() throws {
         let directory = TestDirectory()
-        let faults = GatedFileSystem()
+        let faults = FaultInjectingFileSystem()
         var options = StoreOptions()
         options.preallocateLog = false
         let store = try Store.open(at: directory.path, tables: Self.kvOnly, options: options, fileSystem: faults)
@@ -165,11 +167,11 @@ import Testing
         var first = WriteBatch()
         first.put(kv, Self.key(1), value: bytes("acknowledged"))
         try store.write(first, sync: true)
-        faults.failWrites { $0.hasSuffix(".log") }
+        faults.failWrites(containing: ".log")
         var second = WriteBatch()
         second.put(kv, Self.key(2), value: bytes("reported failed"))
         #expect(throws: StoreError.self) { try store.write(second, sync: true) }
-        faults.failWrites(nil)
+        faults.failWrites(containing: nil)
         // Read-only now: later writes are refused with `unavailable`, reads go on.
         #expect(store.writeRefusal?.code == .unavailable)
         #expect(try store.get(kv, Self.key(1)) == bytes("acknowledged"))
@@ -189,13 +191,13 @@ import Testing
     /// write for good. Now the roll is retried and nothing is refused.
     @Test func aFailedLogRollNeitherFailsDurableWritesNorPoisonsTheStore() throws {
         let directory = TestDirectory()
-        let faults = GatedFileSystem()
+        let faults = FaultInjectingFileSystem()
         var options = StoreOptions()
         options.walSegmentBytes = 16 << 10
         options.preallocateLog = false
         let store = try Store.open(at: directory.path, tables: Self.kvOnly, options: options, fileSystem: faults)
         let kv = try store.table("kv")
-        faults.failCreates { $0.hasSuffix(".log") }
+        faults.failOpens(containing: ".log")
         var acked: [Int: [UInt8]] = [:]
         for i in 0..<200 {  // ~40 KiB: past the segment size while no segment can be created
             var batch = WriteBatch()
@@ -204,7 +206,7 @@ import Testing
             try store.write(batch, sync: true)
             acked[i] = value
         }
-        faults.failCreates(nil)
+        faults.failOpens(containing: nil)
         usleep(2_100_000)  // past the roll's backoff (at most 2 s)
         for i in 200..<300 {
             var batch = WriteBatch()

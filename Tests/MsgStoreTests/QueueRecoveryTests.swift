@@ -240,12 +240,12 @@ import Testing
 @Suite struct QueueFaultTests {
     @Test func failedSyncFailsEnqueueAndMakesTheQueueReadOnly() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
-        let fileSystem = SyncFailingFileSystem()
+        let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("durable"))
-        fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
+        fileSystem.failSyncs(true)
         await #expect { try await queue.enqueue(queueBytes("lost")) } throws: { ($0 as? StoreError)?.code == .unavailable }
-        fileSystem.isFailingSyncs.store(false, ordering: .relaxed)
+        fileSystem.failSyncs(false)
         await #expect { try await queue.enqueue(queueBytes("after")) } throws: { ($0 as? StoreError)?.code == .unavailable }
         #expect(queue.writeRefusal?.code == .unavailable)
         #expect(try await queue.receive().map { queueText($0.payload) } == ["durable"])
@@ -258,13 +258,13 @@ import Testing
 
     @Test func failedAckSyncFailsTheAck() async throws {
         let dir = QueueTestDirectory(); defer { dir.cleanUp() }
-        let fileSystem = SyncFailingFileSystem()
+        let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("x"))
         let message = try await queue.receive()[0]
-        fileSystem.isFailingSyncs.store(true, ordering: .relaxed)
+        fileSystem.failSyncs(true)
         await #expect(throws: StoreError.self) { try await queue.ack(message) }
-        fileSystem.isFailingSyncs.store(false, ordering: .relaxed)
+        fileSystem.failSyncs(false)
         try? await queue.close()
     }
 }

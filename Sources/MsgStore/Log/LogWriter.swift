@@ -91,6 +91,23 @@ final class LogWriter {
         blockOffset = Int(flushedLength % Int64(LogFormat.blockSize))
     }
 
+    /// Writes the pending bytes and, with `sync`, makes them durable. On
+    /// failure none of them may reach the file later: they are dropped, and
+    /// the file is cut back (best effort) to where this call began. Throws a
+    /// ``StoreError`` (`what` names the write in a foreign error).
+    func commitOrAbandon(sync: Bool, describing what: String) throws {
+        let start = flushedLength
+        do {
+            try flush()
+            if sync { try self.sync() }
+        } catch {
+            discardPending(restoringLength: start)
+            try? file.truncate(to: start)
+            try? file.sync()
+            throw error as? StoreError ?? StoreError(.io, "\(what) failed: \(error)")
+        }
+    }
+
     /// `fdatasync` of everything flushed so far.
     func sync() throws {
         try file.sync()

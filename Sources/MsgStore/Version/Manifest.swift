@@ -121,17 +121,12 @@ final class Manifest {
     /// dropped (never written later) and every later append throws.
     func append(_ edit: VersionEdit) throws {
         if let failure { throw failure }
-        let start = writer.flushedLength
         writer.append(edit.encode())
         do {
-            try writer.flush()
-            try writer.sync()
+            try writer.commitOrAbandon(sync: true, describing: "manifest write")
         } catch {
-            let failure = error as? StoreError ?? StoreError(.io, "manifest write failed: \(error)")
-            self.failure = failure
-            writer.discardPending(restoringLength: start)
-            try? writer.file.truncate(to: start)
-            throw failure
+            failure = error as? StoreError
+            throw error
         }
     }
 

@@ -139,21 +139,13 @@ final class WriteAheadLog {
     /// never becomes durable through this log afterwards.
     func commit(sync: Bool) throws {
         if let failure { throw failure }
-        let start = writer.flushedLength
         do {
-            try writer.flush()
-            if sync {
-                try writer.sync()
-                syncedLength = writer.flushedLength
-            }
+            try writer.commitOrAbandon(sync: sync, describing: "log write")
         } catch {
-            let failure = error as? StoreError ?? StoreError(.io, "log write failed: \(error)")
-            self.failure = failure
-            writer.discardPending(restoringLength: start)
-            try? writer.file.truncate(to: start)
-            try? writer.file.sync()
-            throw failure
+            failure = error as? StoreError
+            throw error
         }
+        if sync { syncedLength = writer.flushedLength }
     }
 
     /// Syncs the current segment if bytes were written since its last sync.

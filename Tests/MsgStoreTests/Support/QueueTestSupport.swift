@@ -41,39 +41,6 @@ func queueDiskUsage(_ path: String) -> Int64 {
     }
 }
 
-/// A file system that fails `fdatasync` on cue (LevelDB's fault-injection `Env`, reduced).
-final class SyncFailingFileSystem: FileSystem {
-    let base = PosixFileSystem()
-    let isFailingSyncs = Atomic<Bool>(false)
-
-    func open(_ path: String, mode: OpenMode) throws -> any MsgStore.FileHandle {
-        SyncFailingFileHandle(base: try base.open(path, mode: mode), owner: self)
-    }
-    func exists(_ path: String) -> Bool { base.exists(path) }
-    func rename(_ source: String, to destination: String) throws { try base.rename(source, to: destination) }
-    func remove(_ path: String) throws { try base.remove(path) }
-    func createDirectory(_ path: String) throws { try base.createDirectory(path) }
-    func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-    func contentsOfDirectory(_ path: String) throws -> [String] { try base.contentsOfDirectory(path) }
-    func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
-    func lock(_ path: String) throws -> any FileLock { try base.lock(path) }
-}
-
-final class SyncFailingFileHandle: MsgStore.FileHandle {
-    let base: any MsgStore.FileHandle
-    let owner: SyncFailingFileSystem
-    init(base: any MsgStore.FileHandle, owner: SyncFailingFileSystem) { self.base = base; self.owner = owner }
-    var path: String { base.path }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { try base.write(bytes, at: offset) }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int { try base.read(into: buffer, at: offset) }
-    func sync() throws {
-        if owner.isFailingSyncs.load(ordering: .relaxed) { throw StoreError.io("fdatasync", file: path, errno: EIO) }
-        try base.sync()
-    }
-    func size() throws -> Int64 { try base.size() }
-    func truncate(to size: Int64) throws { try base.truncate(to: size) }
-    func close() throws { try base.close() }
-}
 
 /// Polls `condition` (every millisecond) until it holds or `seconds` pass; returns whether it held.
 func queueEventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {

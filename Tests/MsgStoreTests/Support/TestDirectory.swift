@@ -29,3 +29,14 @@ func testSeed(_ name: String = #function) -> UInt64 {
 }
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+/// Copies every file of `source` but `LOCK` into a new directory: what the
+/// disk holds if the process is killed (`kill -9`) at this moment, since
+/// every completed `pwrite` is in the page cache.
+func crashImage(of source: String, into destination: TestDirectory) throws {
+    let manager = FileManager.default
+    for name in try manager.contentsOfDirectory(atPath: source) where name != "LOCK" {
+        let data = try Data(contentsOf: URL(fileURLWithPath: source + "/" + name))
+        try data.write(to: URL(fileURLWithPath: destination.file(name)))
+    }
+}
