@@ -138,7 +138,7 @@ public struct QueueVerification: Sendable {
 /// Checks every checksum, header and sequence of a queue directory (or one
 /// segment file) and reports each problem with file and offset. Read-only.
 /// A torn tail counts as a problem (the next open cuts it).
-public func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -> QueueVerification {
+func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -> QueueVerification {
     var verification = QueueVerification()
     func record(_ error: any Error, file: String) {
         if let error = error as? StoreError {

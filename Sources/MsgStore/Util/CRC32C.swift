@@ -4,7 +4,7 @@
 /// Software slicing-by-8: about 1–2 GB/s, far above what the disk sustains.
 /// Stored checksums are *masked* (``mask(_:)``) like LevelDB's, so that a CRC
 /// computed over bytes that themselves contain CRCs stays well distributed.
-public enum CRC32C {
+enum CRC32C {
     /// Eight 256-entry tables laid end to end (slicing-by-8).
     static let table: [UInt32] = {
         var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
@@ -23,7 +23,7 @@ public enum CRC32C {
     }()
 
     /// The CRC-32C of `bytes`, continuing from `crc` (pass 0 to start).
-    public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var state = ~crc
         CRC32C.table.withUnsafeBufferPointer { table in
             var index = 0
@@ -49,19 +49,19 @@ public enum CRC32C {
     }
 
     /// The CRC-32C of an array of bytes.
-    public static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
+    static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0, continuing: crc) }
     }
 
     static let maskDelta: UInt32 = 0xA282_EAD8
 
     /// The stored form of a CRC: rotated and offset so that CRCs of data holding CRCs stay distinct.
-    public static func mask(_ crc: UInt32) -> UInt32 {
+    static func mask(_ crc: UInt32) -> UInt32 {
         ((crc >> 15) | (crc << 17)) &+ maskDelta
     }
 
     /// Inverse of ``mask(_:)``.
-    public static func unmask(_ masked: UInt32) -> UInt32 {
+    static func unmask(_ masked: UInt32) -> UInt32 {
         let rotated = masked &- maskDelta
         return (rotated >> 17) | (rotated << 15)
     }
