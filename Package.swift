@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "MsgStore", targets: ["MsgStore"]),
         .library(name: "Messaging", targets: ["Messaging"]),
+        .library(name: "MessagingEngineStorage", targets: ["MessagingEngineStorage"]),
         .library(name: "MsgStoreServer", targets: ["MsgStoreServer"]),
         .executable(name: "msgstore", targets: ["msgstore"]),
     ],
@@ -32,10 +33,19 @@ let package = Package(
             dependencies: ["CZstd"]
         ),
         // The messaging domain: users, blocks, groups, inboxes, fan-out. Talks to
-        // storage only through the `MessagingStorage` protocol.
+        // storage only through the `MessagingStorage` protocol; knows no engine.
         .target(
             name: "Messaging",
             dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The messaging storage on the engine: the layout of users, blocks,
+        // groups, inboxes and the fan-out queue in MsgStore tables.
+        .target(
+            name: "MessagingEngineStorage",
+            dependencies: [
+                "Messaging",
                 "MsgStore",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,6 +68,8 @@ let package = Package(
             name: "msgstore",
             dependencies: [
                 "MsgStore",
+                "Messaging",
+                "MessagingEngineStorage",
                 "MsgStoreServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -74,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging"]
+            dependencies: ["Messaging", "MessagingEngineStorage"]
         ),
         .testTarget(
             name: "MsgStoreServerTests",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Messaging
+import MessagingEngineStorage
 import MsgStoreServer
 
 /// `msgstore serve`: the messaging HTTP server, the fan-out worker and the

@@ -1,5 +1,6 @@
 import Foundation
 import Messaging
+import MessagingEngineStorage
 import Synchronization
 import Testing
 

@@ -1,5 +1,4 @@
 import Foundation
-import MsgStore
 
 /// A message date: microseconds since 1970-01-01T00:00:00Z, UTC.
 ///
@@ -34,7 +33,20 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// The wire form, e.g. `2024-06-24T10:49:53.159123Z`.
     public var iso8601String: String {
-        KeyDecoding.iso8601(micros: microsecondsSinceEpoch)
+        let micros = microsecondsSinceEpoch
+        // Years 0001…9999 (what `init?(iso8601:)` accepts); anything else is clamped to the range's ends.
+        let clamped = min(max(micros, -62_135_596_800_000_000), 253_402_300_799_999_999)
+        let seconds = clamped >= 0 ? clamped / 1_000_000 : (clamped - 999_999) / 1_000_000
+        let fraction = clamped - seconds * 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = Self.civil(fromDays: days)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
     }
 
     /// Parses an ISO-8601 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
@@ -86,7 +98,20 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
         }
     }
 
-    // Howard Hinnant's days_from_civil (the other direction is KeyDecoding.iso8601).
+    // Howard Hinnant's civil_from_days: days since 1970-01-01 → (year, month, day).
+    private static func civil(fromDays value: Int64) -> (Int64, Int64, Int64) {
+        let days = value + 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthPrime = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
+        let month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    // Howard Hinnant's days_from_civil.
     private static func days(fromCivilYear year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

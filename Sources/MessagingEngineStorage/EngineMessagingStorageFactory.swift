@@ -1,3 +1,4 @@
+import Messaging
 import Logging
 
 /// Opens the engine-backed messaging storage on `options.dataDirectory`:

@@ -1,3 +1,5 @@
+import Messaging
+
 /// Options for opening the engine-backed ``MessagingStorage``.
 public struct EngineStorageOptions: Sendable {
     /// The data directory.
