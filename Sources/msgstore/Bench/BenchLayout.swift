@@ -1,7 +1,7 @@
 import MsgStore
 
 /// How the benchmark lays the messaging workload out in msgstore — the same
-/// shape the messaging service uses (`Sources/Messaging/Storage/EngineMessagingLayout.swift`):
+/// shape the messaging service uses (`Sources/MessagingEngineStorage/EngineMessagingLayout.swift`):
 /// an inbox table partitioned by recipient and sorted by (date, messageId); a
 /// group message's body stored once, each member's inbox entry referencing it.
 ///
