@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 SERVE_ARGS ?=
 
-.PHONY: deps serve test build release bench clean
+.PHONY: deps serve test build release bench bench-micro clean
 
 deps:
 	@Tools/install-deps.sh
@@ -28,3 +28,7 @@ bench: release
 
 clean:
 	rm -rf .build
+
+# Micro benchmarks of the hot paths (package-benchmark; a package of its own in Benchmarks/).
+bench-micro: deps
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark

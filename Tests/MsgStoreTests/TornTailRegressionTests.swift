@@ -6,9 +6,9 @@ import Testing
 /// reader used to skip in silence, and holes power loss leaves in a log's
 /// unsynced tail, which must not stop the store from opening.
 @Suite(.serialized) struct TornTailRegressionTests {
-    static let kvOnly = [TableSchema(name: "kv", partitionCount: 1)]
+    static let kvOnly = DurabilityRegressionTests.kvOnly
 
-    static func key(_ i: Int) -> RowKey { RowKey(partitionKey: bytes("p"), sortKey: bytes(String(format: "k%06d", i))) }
+    static func key(_ i: Int) -> RowKey { DurabilityRegressionTests.key(i) }
 
     /// Defect: a damaged length field in the last block made the reader stop
     /// there as if at a torn tail, dropping the valid records after it in the

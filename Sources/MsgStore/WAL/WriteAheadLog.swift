@@ -28,19 +28,6 @@ final class WriteAheadLog {
     /// The synced length the segment's last checkpoint record states.
     private var checkpointedLength: Int64 = 0
 
-    /// The payload of a *synced-length checkpoint* record: a zero base
-    /// sequence (no batch has one) and the length of the segment's prefix
-    /// known durable when the record was framed. Recovery uses the largest
-    /// one to tell damage in synced bytes (corruption) from a hole in the
-    /// unsynced tail (cut; never acknowledged). See docs/wal-format.md.
-    static func checkpointRecord(syncedLength: Int64) -> [UInt8] {
-        var record: [UInt8] = []
-        record.reserveCapacity(checkpointRecordBytes)
-        record.appendFixed64(0)
-        record.appendFixed64(UInt64(syncedLength))
-        return record
-    }
-
     /// Bytes of a checkpoint record's payload.
     static let checkpointRecordBytes = 16
 
@@ -123,11 +110,17 @@ final class WriteAheadLog {
     /// Frames a record into the pending buffer.
     func append(_ record: UnsafeRawBufferPointer) { writer.append(record) }
 
-    /// Frames a checkpoint record ahead of a group when a sync made more of
-    /// the segment durable since the last one (at most one per group; 23 bytes).
+    /// Frames a *synced-length checkpoint* record ahead of a group when a sync
+    /// made more of the segment durable since the last one (at most one per
+    /// group; 23 bytes framed). Its payload: a zero base
+    /// sequence (no batch has one) and the length of the segment's prefix
+    /// known durable when the record was framed. Recovery uses the largest
+    /// one to tell damage in synced bytes (corruption) from a hole in the
+    /// unsynced tail (cut; never acknowledged). See docs/wal-format.md.
     func appendCheckpointIfNeeded() {
         guard syncedLength > checkpointedLength else { return }
-        writer.append(WriteAheadLog.checkpointRecord(syncedLength: syncedLength))
+        // Framed from the stack: no allocation on the commit path.
+        withUnsafeBytes(of: (UInt64(0), UInt64(syncedLength).littleEndian)) { writer.append($0) }
         checkpointedLength = syncedLength
     }
 

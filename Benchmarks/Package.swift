@@ -1,0 +1,32 @@
+// swift-tools-version: 6.1
+//
+// Micro benchmarks of msgstore's hot paths (package-benchmark). A package of
+// its own, so that the product build and `make test` stay lean:
+//
+//   make bench-micro          (= cd Benchmarks && swift package benchmark)
+//
+// Speed goals are ratios against RocksDB and LevelDB measured by
+// `msgstore bench` and Tools/bench.sh (docs/benchmarks.md); these numbers are
+// for spotting regressions in one piece at a time.
+import PackageDescription
+
+let package = Package(
+    name: "msgstore-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "msgstore", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "MsgStoreBenchmarks",
+            dependencies: [
+                .product(name: "MsgStore", package: "msgstore"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "MsgStoreBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
