@@ -73,7 +73,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("queue: enqueue + receive + ack, sync none") { benchmark in
         let fixture = try Fixture(sync: .none)
         var options = QueueOptions()
-        options.syncMode = .none
+        options.sync = .none
         let queue = try fixture.store.queue(named: "bench", options: options)
         let payload = [UInt8](repeating: 1, count: 200)
         benchmark.startMeasurement()
@@ -94,7 +94,7 @@ final class Fixture {
     let inbox: Table
     let value = [UInt8](repeating: 0x5A, count: 200)
 
-    init(sync: StoreOptions.SyncMode, cachesRows: Bool = false) throws {
+    init(sync: SyncMode, cachesRows: Bool = false) throws {
         directory = NSTemporaryDirectory() + "msgstore-bench-\(UUID().uuidString)"
         var options = StoreOptions()
         options.sync = sync

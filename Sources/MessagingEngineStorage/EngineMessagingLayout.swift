@@ -9,7 +9,6 @@ import MsgStore
 ///     blocks     blocker(16)     blocked(16)                  —
 ///     groups     group(16)       —                            —
 ///     members    group(16)       user(16)                     addedAt(8, BE, commit stamp)
-///       index members.by-user (covering): user(16) | group(16)
 ///     inbox      recipient(16)   date(8, BE, commit stamp) ‖ messageId(16)
 ///                                                             0 ‖ sender(16) ‖ content        (direct)
 ///                                                             1                              (group copy)
@@ -28,11 +27,7 @@ enum EngineMessagingLayout {
         TableSchema(name: "users", partitionCount: 4, cachesRows: true),
         TableSchema(name: "blocks", partitionCount: 4, cachesRows: true),
         TableSchema(name: "groups", partitionCount: 2, cachesRows: true),
-        TableSchema(name: "members", partitionCount: 4, indexes: [
-            IndexSchema(name: "by-user", partitionCount: 4, kind: .covering) { row, _ in
-                RowKey(partitionKey: row.sortKey, sortKey: row.partitionKey)
-            },
-        ], cachesRows: true),
+        TableSchema(name: "members", partitionCount: 4, cachesRows: true),
         TableSchema(name: "inbox", partitionCount: 16),
         TableSchema(name: "bodies", partitionCount: 8, cachesRows: true),
         TableSchema(name: "fanout", partitionCount: 2, cachesRows: true),

@@ -47,7 +47,7 @@ public final class EngineMessagingStorage: MessagingStorage {
             bodies = try store.table("bodies")
             fanOut = try store.table("fanout")
             var queueOptions = QueueOptions()
-            queueOptions.syncMode = options.sync == .always ? .always : .none
+            queueOptions.sync = options.sync == .always ? .always : .none
             queue = try store.queue(named: EngineMessagingLayout.fanOutQueue, options: queueOptions)
         } catch {
             try? store.close()

@@ -68,10 +68,10 @@ enum QueueScenario {
 
     static func scenarioOptions() -> QueueOptions {
         var options = QueueOptions()
-        options.segmentBytesMax = 64 << 10   // many segments, many rolls and deletions
-        options.consumerStateBytesMax = 8 << 10
+        options.maxSegmentBytes = 64 << 10   // many segments, many rolls and deletions
+        options.maxConsumerStateBytes = 8 << 10
         options.maxAttempts = 1_000          // the crash test wants no dead letters
-        options.memoryPayloadBytesMax = 64 << 10  // most payloads are read back from disk
+        options.maxMemoryPayloadBytes = 64 << 10  // most payloads are read back from disk
         return options
     }
 
@@ -144,10 +144,10 @@ enum QueueScenario {
     /// Options for the crash-point runs: every queue crash point is reached within a few hundred messages.
     static func crashPointOptions() -> QueueOptions {
         var options = QueueOptions()
-        options.segmentBytesMax = 16 << 10
-        options.consumerStateBytesMax = 1 << 10
+        options.maxSegmentBytes = 16 << 10
+        options.maxConsumerStateBytes = 1 << 10
         options.maxAttempts = 2
-        options.memoryPayloadBytesMax = 16 << 10  // some payloads are read back from disk
+        options.maxMemoryPayloadBytes = 16 << 10  // some payloads are read back from disk
         return options
     }
 
@@ -222,7 +222,7 @@ enum QueueScenario {
 
     static func bench(directory: String, producers: Int, count: Int, isSyncing: Bool) async throws {
         var options = QueueOptions()
-        options.syncMode = isSyncing ? .always : .none
+        options.sync = isSyncing ? .always : .none
         options.hasDeadLetterQueue = false
         let queue = try DurableQueue.open(directory: directory, options: options)
         let payload = [UInt8](repeating: 0x42, count: 128)

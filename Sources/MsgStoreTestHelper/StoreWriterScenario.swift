@@ -34,7 +34,7 @@ public let crashTestSmallOptions: StoreOptions = {
     options.walSegmentBytes = 64 << 10
     options.maxLiveLogSegments = 3
     options.dictionaryBytes = 4 << 10
-    options.manifestBytesMax = 8 << 10
+    options.maxManifestBytes = 8 << 10
     return options
 }()
 

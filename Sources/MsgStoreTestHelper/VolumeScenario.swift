@@ -113,7 +113,7 @@ func runQueueVolume(_ arguments: [String]) async {
     }
     do {
         var options = QueueOptions()
-        options.syncMode = .always
+        options.sync = .always
         let queue = try DurableQueue.open(directory: arguments[0], options: options)
         let payload = [UInt8](repeating: 0x5A, count: 100)
         let started = monotonicSeconds()
@@ -131,7 +131,7 @@ func runQueueVolume(_ arguments: [String]) async {
         let stats = queue.stats
         try await queue.close()
         let final = directoryBytes(arguments[0])
-        let limit = Int64(options.segmentBytesMax) + (2 << 20)
+        let limit = Int64(options.maxSegmentBytes) + (2 << 20)
         print("queue volume: \(total / 1000 * 1000) records in \(fmt(monotonicSeconds() - started)) s; depth \(stats.depth), acked \(stats.ackedTotal); on disk peak \(peak >> 10) KiB, final \(final >> 10) KiB (limit \(limit >> 10) KiB)")
         if stats.depth != 0 || stats.ackedTotal != UInt64(total / 1000 * 1000) || final > limit {
             print("FAIL: the queue did not drain back to near empty")

@@ -116,8 +116,8 @@ public struct MessagingService: Sendable {
     /// - Throws: `.badRequest` (limit out of range), `.notFound` (recipient).
     public func inbox(of recipient: UserID, after: MessageDate?, limit: Int?) async throws -> InboxPage {
         let pageSize = limit ?? limits.pageSizeDefault
-        guard (1...limits.pageSizeMax).contains(pageSize) else {
-            throw MessagingError(.badRequest, "limit must be between 1 and \(limits.pageSizeMax).")
+        guard (1...limits.maxPageSize).contains(pageSize) else {
+            throw MessagingError(.badRequest, "limit must be between 1 and \(limits.maxPageSize).")
         }
         try await requireUser(recipient, role: "Recipient")
         // One extra entry tells whether another page exists.
@@ -146,9 +146,9 @@ public struct MessagingService: Sendable {
             throw MessagingError(.badRequest, "content must not be empty.")
         }
         let bytes = content.utf8.count
-        guard bytes <= limits.contentBytesMax else {
+        guard bytes <= limits.maxContentBytes else {
             throw MessagingError(
-                .payloadTooLarge, "content is \(bytes) bytes; the limit is \(limits.contentBytesMax) bytes.")
+                .payloadTooLarge, "content is \(bytes) bytes; the limit is \(limits.maxContentBytes) bytes.")
         }
     }
 

@@ -16,8 +16,8 @@ extension DurableQueue {
     /// undelivered, for the queue to be reopened (moving them takes a write).
     public func receive(max: Int = 1, visibilityTimeout: Duration = .seconds(30),
                         waitTimeout: Duration = .zero) async throws -> [QueueMessage] {
-        guard max >= 1, max <= options.receiveCountMax else {
-            throw StoreError(.invalidArgument, "receive max must be in 1...\(options.receiveCountMax)")
+        guard max >= 1, max <= options.maxReceiveCount else {
+            throw StoreError(.invalidArgument, "receive max must be in 1...\(options.maxReceiveCount)")
         }
         let clock = ContinuousClock()
         let waitDeadline = clock.now.advanced(by: waitTimeout)

@@ -24,7 +24,7 @@ public final class DurableQueue: Sendable {
 
     let options: QueueOptions
     let state: Mutex<QueueState>
-    let inbox: QueueWorkerInbox<QueueJob>
+    let inbox: QueueWorkerMailbox<QueueJob>
     /// Points where tests intervene (disarmed in production; see ``TestHooks``).
     let testHooks: TestHooks
 
@@ -61,8 +61,8 @@ public final class DurableQueue: Sendable {
     /// dead-letter queue shares its queue's).
     static func open(directory: String, fileSystem: any FileSystem, options: QueueOptions,
                      testHooks: TestHooks) throws -> DurableQueue {
-        guard options.maxAttempts >= 1, options.segmentBytesMax >= 1024, options.payloadBytesMax >= 0 else {
-            throw StoreError(.invalidArgument, "maxAttempts must be ≥ 1 and segmentBytesMax ≥ 1024")
+        guard options.maxAttempts >= 1, options.maxSegmentBytes >= 1024, options.maxPayloadBytes >= 0 else {
+            throw StoreError(.invalidArgument, "maxAttempts must be ≥ 1 and maxSegmentBytes ≥ 1024")
         }
         if !fileSystem.exists(directory) {
             try fileSystem.createDirectory(directory)
@@ -101,7 +101,7 @@ public final class DurableQueue: Sendable {
         self.recoveryReport = recovered.report
         self.deadLetterQueue = deadLetterQueue
         var initial = QueueState()
-        initial.payloadBytesMax = options.memoryPayloadBytesMax
+        initial.maxPayloadBytes = options.maxMemoryPayloadBytes
         initial.publish(recovered.unacked.map {
             (sequence: $0.record.sequence, location: $0.location,
              record: QueueStorage.NewRecord(enqueuedAtMicros: $0.record.enqueuedAtMicros, attempts: $0.record.attempts,
@@ -111,7 +111,7 @@ public final class DurableQueue: Sendable {
         initial.segmentCount = recovered.storage.segments.count
         initial.nextSequence = recovered.storage.nextSequence
         self.state = Mutex(initial)
-        let inbox = QueueWorkerInbox<QueueJob>()
+        let inbox = QueueWorkerMailbox<QueueJob>()
         self.inbox = inbox
         let worker = QueueWorker(storage: recovered.storage, lock: lock)
         try startQueueThread { [weak self] in
@@ -132,8 +132,8 @@ public final class DurableQueue: Sendable {
     @discardableResult
     public func enqueue(batch payloads: [[UInt8]]) async throws -> [UInt64] {
         guard !payloads.isEmpty else { return [] }
-        for payload in payloads where payload.count > options.payloadBytesMax {
-            throw StoreError(.limitExceeded, "payload of \(payload.count) bytes exceeds payloadBytesMax \(options.payloadBytesMax)")
+        for payload in payloads where payload.count > options.maxPayloadBytes {
+            throw StoreError(.limitExceeded, "payload of \(payload.count) bytes exceeds maxPayloadBytes \(options.maxPayloadBytes)")
         }
         let now = wallClockMicros()
         return try await append(payloads.map {
@@ -173,8 +173,8 @@ public final class DurableQueue: Sendable {
     /// The last failure of work the queue retries with backoff — creating the
     /// next segment, rewriting the consumer state (for example: too many open
     /// files, a full disk) — or nil once it succeeds. Enqueues and acks go on
-    /// meanwhile (segments grow past `segmentBytesMax`, the consumer state past
-    /// `consumerStateBytesMax`).
+    /// meanwhile (segments grow past `maxSegmentBytes`, the consumer state past
+    /// `maxConsumerStateBytes`).
     public var backgroundFailure: StoreError? { state.withLock { $0.backgroundFailure } }
 
     /// Throws if the queue was closed or failed.

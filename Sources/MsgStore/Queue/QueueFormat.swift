@@ -61,7 +61,7 @@ enum QueueFormat {
     /// File name of the directory lock.
     static let lockFileName = "LOCK"
     /// Largest reason string stored with a dead letter.
-    static let reasonBytesMax = 1024
+    static let maxReasonBytes = 1024
 
     /// The first byte of every queue record.
     enum Kind: UInt8 {
@@ -159,7 +159,7 @@ struct QueueRecord: Equatable {
         bytes.append(deadLetter == nil ? 0 : QueueFormat.flagDeadLetter)
         if let deadLetter {
             bytes.appendVarint(deadLetter.originalSequence)
-            bytes.appendLengthPrefixed(Array(deadLetter.reason.utf8.prefix(QueueFormat.reasonBytesMax)))
+            bytes.appendLengthPrefixed(Array(deadLetter.reason.utf8.prefix(QueueFormat.maxReasonBytes)))
         }
         bytes.append(contentsOf: payload)
     }
@@ -188,7 +188,7 @@ struct QueueRecord: Equatable {
         var deadLetter: DeadLetterInfo?
         if flags & QueueFormat.flagDeadLetter != 0 {
             guard let original = cursor.readVarint(),
-                  let reasonLength = cursor.readLength(limit: QueueFormat.reasonBytesMax),
+                  let reasonLength = cursor.readLength(limit: QueueFormat.maxReasonBytes),
                   let reason = cursor.readBytes(reasonLength) else {
                 throw StoreError.corruption("dead-letter fields cut short", file: file, offset: offset)
             }

@@ -5,7 +5,7 @@ struct QueueRecordLocation: Sendable, Equatable {
 
     /// Reads the one record starting at `offset` (its fragments, skipping block
     /// trailers), checking every fragment's checksum.
-    static func readRecord(from file: any FileHandle, at offset: Int64) throws -> QueueRecord {
+    static func readRecord(from file: any StorageFile, at offset: Int64) throws -> QueueRecord {
         var position = offset
         var record: [UInt8] = []
         var isFirst = true

@@ -129,7 +129,7 @@ extension QueueStorage {
                 // Deliveries before the restart count toward maxAttempts.
                 record.attempts = max(record.attempts, consumer.deliveries[record.sequence] ?? 0)
                 // Payloads past the memory budget stay on disk, read back when delivered.
-                let isLoaded = loadedBytes + record.payload.count <= options.memoryPayloadBytesMax
+                let isLoaded = loadedBytes + record.payload.count <= options.maxMemoryPayloadBytes
                 if isLoaded { loadedBytes += record.payload.count } else { record.payload = [] }
                 unacked.append(RecoveredMessage(record: record, location: QueueRecordLocation(segment: number, offset: offset),
                                                 isPayloadLoaded: isLoaded))

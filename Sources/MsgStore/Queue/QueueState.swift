@@ -56,9 +56,9 @@ struct QueueState {
     var segmentCount = 0
     var nextSequence: UInt64 = 1
     var isClosed = false
-    /// Bytes of payloads held in `entries`, and the most allowed (``QueueOptions/memoryPayloadBytesMax``).
+    /// Bytes of payloads held in `entries`, and the most allowed (``QueueOptions/maxMemoryPayloadBytes``).
     var cachedPayloadBytes = 0
-    var payloadBytesMax = Int.max
+    var maxPayloadBytes = Int.max
     /// Set when a write or sync failed: the queue refuses enqueues and acks (read-only).
     var failure: StoreError?
     /// The last failure of a roll or consumer-state rewrite being retried with backoff.
@@ -71,7 +71,7 @@ struct QueueState {
     mutating func publish(_ records: [(sequence: UInt64, location: QueueRecordLocation, record: QueueStorage.NewRecord, isPayloadLoaded: Bool)]) {
         for (sequence, location, record, isPayloadLoaded) in records {
             var payload: [UInt8]?
-            if isPayloadLoaded && cachedPayloadBytes + record.payload.count <= payloadBytesMax {
+            if isPayloadLoaded && cachedPayloadBytes + record.payload.count <= maxPayloadBytes {
                 payload = record.payload
                 cachedPayloadBytes += record.payload.count
             }

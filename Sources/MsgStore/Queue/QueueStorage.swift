@@ -48,7 +48,7 @@ final class QueueStorage {
     private var consumerWriter: LogWriter
     private var encodeBuffer: [UInt8] = []
     /// Rolls whose new segment could not be created: retried with backoff
-    /// while the active segment goes on past `segmentBytesMax`.
+    /// while the active segment goes on past `maxSegmentBytes`.
     private var rollRetry = RetryBackoff()
     /// Consumer-state rewrites whose snapshot could not be written: retried with
     /// backoff while ack deltas go on into the current file.
@@ -84,7 +84,7 @@ final class QueueStorage {
         var sequences: [(sequence: UInt64, location: QueueRecordLocation)] = []
         sequences.reserveCapacity(records.count)
         for new in records {
-            if writer.length >= Int64(options.segmentBytesMax) && CommitClock.monotonicMicroseconds() >= rollRetry.notBefore {
+            if writer.length >= Int64(options.maxSegmentBytes) && CommitClock.monotonicMicroseconds() >= rollRetry.notBefore {
                 try roll()
             }
             let location = QueueRecordLocation(segment: segments.last!.number, offset: writer.length)
@@ -104,7 +104,7 @@ final class QueueStorage {
     func commit() throws {
         try writer.flush()
         testHooks.run(.queueEnqueueBeforeSync)
-        if options.syncMode == .always { try writer.sync() }
+        if options.sync == .always { try writer.sync() }
         committedLength = writer.length
         rolledSinceCommit.removeAll()
     }
@@ -210,7 +210,7 @@ final class QueueStorage {
         consumerWriter.append(AckedSequences.encodedDelta(ranges))
         try consumerWriter.flush()
         testHooks.run(.queueAckBeforeSync)
-        if options.syncMode == .always {
+        if options.sync == .always {
             try consumerWriter.sync()
             if consumerDirectoryUnsynced {
                 // The delta is in a snapshot file whose rename is not known durable yet.
@@ -271,10 +271,10 @@ final class QueueStorage {
         rewriteConsumerStateIfDue()
     }
 
-    /// Rewrites the consumer state once it passed `consumerStateBytesMax`,
+    /// Rewrites the consumer state once it passed `maxConsumerStateBytes`,
     /// unless an earlier attempt failed less than a backoff ago.
     private func rewriteConsumerStateIfDue() {
-        guard consumerWriter.length > Int64(options.consumerStateBytesMax),
+        guard consumerWriter.length > Int64(options.maxConsumerStateBytes),
               CommitClock.monotonicMicroseconds() >= consumerRewriteRetry.notBefore else { return }
         do {
             try rewriteConsumerState()

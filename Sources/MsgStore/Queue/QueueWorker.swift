@@ -16,7 +16,7 @@ final class QueueWorker: @unchecked Sendable {
         self.lock = lock
     }
 
-    func run(inbox: QueueWorkerInbox<DurableQueue.QueueJob>, queue: () -> DurableQueue?) {
+    func run(inbox: QueueWorkerMailbox<DurableQueue.QueueJob>, queue: () -> DurableQueue?) {
         while let jobs = inbox.takeAll() {
             process(jobs, queue: queue())
         }

@@ -146,7 +146,7 @@ public final class Store: Sendable {
     /// The buffers passed to `body` are valid only during the call.
     /// - Complexity: one seek, then O(1) amortized per row (plus merging the
     ///   partition's sources).
-    public func scan(
+    public func withUnsafeRows(
         _ table: Table, partitionKey: [UInt8], from start: ScanStart = .beginning, limit: Int = .max,
         _ body: (_ sortKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
     ) throws {
@@ -186,7 +186,7 @@ public final class Store: Sendable {
     /// The rows of one partition key in sort-key order, from `start`, at most `limit`.
     public func scan(_ table: Table, partitionKey: [UInt8], from start: ScanStart = .beginning, limit: Int) throws -> [Row] {
         var rows: [Row] = []
-        try scan(table, partitionKey: partitionKey, from: start, limit: limit) { sortKey, value in
+        try withUnsafeRows(table, partitionKey: partitionKey, from: start, limit: limit) { sortKey, value in
             rows.append(Row(sortKey: Array(sortKey), value: Array(value)))
             return true
         }

@@ -1,14 +1,5 @@
 /// Every tunable bound of a store, each named with its unit.
 public struct StoreOptions: Sendable {
-    /// When an acknowledged write is on stable storage.
-    public enum SyncMode: String, Sendable, CaseIterable {
-        /// `fdatasync` the log before a write returns (default). Survives power loss.
-        case always
-        /// Write the log with `write(2)` but do not sync: survives a process crash,
-        /// not an OS crash or power loss. For bulk loads and benchmarks.
-        case none
-    }
-
     /// What `open` does with a corrupt log record before the log's tail.
     public enum RecoveryMode: String, Sendable {
         /// Refuse to open, naming the file and offset (default).
@@ -77,7 +68,7 @@ public struct StoreOptions: Sendable {
     public var targetFileBytes: Int = 4 << 20
 
     /// The manifest is rewritten as a fresh snapshot past this size.
-    public var manifestBytesMax: Int = 16 << 20
+    public var maxManifestBytes: Int = 16 << 20
 
     // MARK: Limits
 

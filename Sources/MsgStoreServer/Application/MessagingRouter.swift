@@ -14,7 +14,7 @@ public enum MessagingRouter {
             router.add(middleware: RequestLogMiddleware<Context>(logger: logger))
         }
         router.add(middleware: ErrorMiddleware<Context>())
-        let bodies = JSONBodyReader(bodyBytesMax: options.bodyBytesMax)
+        let bodies = JSONBodyReader(maxBodyBytes: options.maxBodyBytes)
         UserRoutes<Context>(service: service, bodies: bodies).register(on: router)
         GroupRoutes<Context>(service: service, bodies: bodies).register(on: router)
         MessageRoutes<Context>(service: service, bodies: bodies).register(on: router)

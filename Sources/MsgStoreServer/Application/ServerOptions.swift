@@ -21,7 +21,7 @@ public struct ServerOptions: Sendable {
 
     /// The request body limit: room for the largest content with every byte
     /// JSON-escaped (`\u00XX`, 6×), plus the rest of the body.
-    public var bodyBytesMax: Int {
-        limits.contentBytesMax * 6 + 4096
+    public var maxBodyBytes: Int {
+        limits.maxContentBytes * 6 + 4096
     }
 }

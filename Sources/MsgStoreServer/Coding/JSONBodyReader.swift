@@ -6,14 +6,14 @@ import NIOCore
 /// Reads and decodes JSON request bodies, turning every defect into a 400 (or
 /// 413/415) that names the problem: never a 500.
 ///
-/// - A body larger than `bodyBytesMax`: 413.
+/// - A body larger than `maxBodyBytes`: 413.
 /// - A `Content-Type` that is present and not JSON: 415 (absent is accepted).
 /// - Bytes that are not UTF-8, malformed JSON, trailing garbage, a non-object,
 ///   a missing, null or wrongly typed field: 400 naming the field.
 /// - Unknown fields are ignored.
 struct JSONBodyReader: Sendable {
     /// The largest body accepted, in bytes.
-    let bodyBytesMax: Int
+    let maxBodyBytes: Int
 
     /// Decodes a required JSON object body.
     func decode<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body {
@@ -25,7 +25,7 @@ struct JSONBodyReader: Sendable {
 
     /// Decodes an optional JSON object body: nil when the body is empty.
     func decodeIfPresent<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body? {
-        let buffer = try await request.body.collect(upTo: bodyBytesMax)
+        let buffer = try await request.body.collect(upTo: maxBodyBytes)
         let bytes = Array(buffer.readableBytesView)
         guard bytes.contains(where: { !Self.isJSONWhitespace($0) }) else { return nil }
         if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {

@@ -30,7 +30,7 @@ struct MessageRoutes<Context: RequestContext>: Sendable {
             if let text = query.get("limit") {
                 guard let value = Int(text) else {
                     throw APIError.badRequest(
-                        "limit must be an integer between 1 and \(service.limits.pageSizeMax), got '\(text)'.")
+                        "limit must be an integer between 1 and \(service.limits.maxPageSize), got '\(text)'.")
                 }
                 limit = value
             }

@@ -220,7 +220,7 @@ final class BenchRunner: @unchecked Sendable {
                 withUnsafeBytes(of: UInt64(bitPattern: after + 1).bigEndian) { start.append(contentsOf: $0) }
                 page.removeAll(keepingCapacity: true)
                 var rows = 0
-                try store.scan(inbox, partitionKey: recipient, from: .at(start), limit: limit) { sortKey, value in
+                try store.withUnsafeRows(inbox, partitionKey: recipient, from: .at(start), limit: limit) { sortKey, value in
                     rows += 1
                     if value.first == BenchLayout.groupReference {
                         let messageId = Array(sortKey[8..<24])

@@ -85,7 +85,7 @@ final class FaultInjectingFileSystem: FileSystem {
         }
     }
 
-    func open(_ path: String, mode: OpenMode) throws -> any FileHandle {
+    func open(_ path: String, mode: OpenMode) throws -> any StorageFile {
         if state.withLock({ Self.matches(path, $0.failOpensContaining) }) {
             throw StoreError(.io, "injected open failure", file: path, errno: 5)
         }
@@ -129,12 +129,12 @@ final class FaultInjectingFileSystem: FileSystem {
     func fileSize(_ path: String) throws -> Int64 { try base.fileSize(path) }
     func lock(_ path: String) throws -> any FileLock { try base.lock(path) }
 
-    final class FaultyHandle: FileHandle {
-        let inner: any FileHandle
+    final class FaultyHandle: StorageFile {
+        let inner: any StorageFile
         let owner: FaultInjectingFileSystem
         /// The file's current name (the opened path until a rename moves it).
         let currentPath: Mutex<String>
-        init(_ inner: any FileHandle, owner: FaultInjectingFileSystem) {
+        init(_ inner: any StorageFile, owner: FaultInjectingFileSystem) {
             self.inner = inner
             self.owner = owner
             currentPath = Mutex(inner.path)

@@ -17,7 +17,7 @@ import Synchronization
 /// **File data.** Every file (inode) has *durable* content (what is on the
 /// platter) and *live* content (what programs read: durable content plus the
 /// volatile writes and truncations made since the last sync, kept in order).
-/// ``MsgStore/FileHandle/sync()`` is `fdatasync`: it makes the file's live
+/// ``MsgStore/StorageFile/sync()`` is `fdatasync`: it makes the file's live
 /// content and size durable, and nothing else (not its directory entry).
 ///
 /// **Directory entries.** Each path is bound to an inode twice: in the *live*
@@ -653,7 +653,7 @@ final class PowerLossFileSystem: FileSystem {
 
     // MARK: FileSystem
 
-    func open(_ path: String, mode: OpenMode) throws -> any FileHandle {
+    func open(_ path: String, mode: OpenMode) throws -> any StorageFile {
         let path = Self.normalize(path)
         let creating = (mode == .create || mode == .createTruncate) && state.withLock { $0.disk.live[path] == nil }
         passGate(creating ? .create : .open, path)
@@ -828,7 +828,7 @@ final class PowerLossFileSystem: FileSystem {
         }
     }
 
-    final class Handle: MsgStore.FileHandle {
+    final class Handle: MsgStore.StorageFile {
         let owner: PowerLossFileSystem
         let path: String
         let inode: Int

@@ -19,10 +19,10 @@ struct QueueTestDirectory {
 }
 
 /// Small options for tests: small segments so rolls happen.
-func smallQueueOptions(maxAttempts: Int = 3, segmentBytesMax: Int = 4096) -> QueueOptions {
+func smallQueueOptions(maxAttempts: Int = 3, maxSegmentBytes: Int = 4096) -> QueueOptions {
     var options = QueueOptions()
     options.maxAttempts = maxAttempts
-    options.segmentBytesMax = segmentBytesMax
+    options.maxSegmentBytes = maxSegmentBytes
     return options
 }
 

@@ -1,0 +1,105 @@
+/// What `msgstore inspect` shows of one write-ahead log segment: its records
+/// (one committed batch each), their sequence numbers, timestamps and sizes,
+/// and — with entries — every op decoded.
+public struct LogInspection: Sendable, Codable {
+    /// One logged batch.
+    public struct Record: Sendable, Codable {
+        public var offset: Int64
+        public var bytes: Int
+        public var baseSequence: UInt64
+        public var count: Int
+        /// Commit timestamp, ISO-8601.
+        public var timestamp: String
+        public var ops: [Op]?
+    }
+
+    /// One op of a batch.
+    public struct Op: Sendable, Codable {
+        public var kind: String
+        public var table: String
+        public var key: String
+        public var value: String?
+    }
+
+    public var path: String
+    public var sizeBytes: Int64
+    public var records: [Record]
+    /// The largest synced length a checkpoint record states: bytes before it
+    /// were durable when the segment was last written.
+    public var syncedThrough: Int64?
+    /// Where an incomplete or damaged tail starts (normal for the segment a running server appends to).
+    public var tornTailOffset: Int64?
+    public var tornTailReason: String?
+
+    /// Reads a segment (read-only; safe beside a running server).
+    /// - Parameter tableNames: table id → name, from the directory's `SCHEMA` (ids are shown when missing).
+    public static func inspect(
+        path: String, fileSystem: any FileSystem = PosixFileSystem(), includeEntries: Bool = false,
+        tableNames: [UInt32: String] = [:]
+    ) throws -> LogInspection {
+        var records: [Record] = []
+        var syncedThrough: Int64?
+        let summary = try LogReader(path: path, mode: .pointInTime).read(using: fileSystem) { offset, record in
+            if let synced = WriteAheadLog.checkpointedLength(record) {
+                syncedThrough = max(syncedThrough ?? 0, synced)
+                return
+            }
+            guard let header = BatchDecoder.header(record) else {
+                throw StoreError.corruption("log record too short for a batch header", file: path, offset: offset)
+            }
+            var ops: [Op]?
+            if includeEntries {
+                var decoded: [Op] = []
+                let ok = BatchDecoder.forEachOp(record) { op in
+                    decoded.append(Op(
+                        kind: op.kind == .value ? "put" : "delete",
+                        table: tableNames[op.tableId] ?? "#\(op.tableId)",
+                        key: KeyDecoding.describe(userKey: Array(op.userKey)),
+                        value: op.kind == .value ? KeyDecoding.describe(value: Array(op.value)) : nil))
+                }
+                guard ok else { throw StoreError.corruption("malformed batch", file: path, offset: offset) }
+                ops = decoded
+            }
+            records.append(Record(offset: offset, bytes: record.count, baseSequence: header.baseSequence, count: header.count,
+                                  timestamp: KeyDecoding.iso8601(micros: header.timestamp), ops: ops))
+        }
+        return LogInspection(path: path, sizeBytes: try fileSystem.fileSize(path), records: records, syncedThrough: syncedThrough,
+                             tornTailOffset: summary.tornTail?.offset, tornTailReason: summary.tornTail?.reason)
+    }
+}
+
+/// What `msgstore inspect` shows of a manifest: its version edits in order.
+public struct ManifestInspection: Sendable, Codable {
+    /// One edit, rendered.
+    public struct Edit: Sendable, Codable {
+        public var offset: Int64
+        public var lines: [String]
+    }
+
+    public var path: String
+    public var edits: [Edit]
+    public var tornTailOffset: Int64?
+
+    /// Reads a manifest file (read-only).
+    public static func inspect(path: String, fileSystem: any FileSystem = PosixFileSystem(), tableNames: [UInt32: String] = [:]) throws -> ManifestInspection {
+        var edits: [Edit] = []
+        let summary = try LogReader(path: path, mode: .pointInTime).read(using: fileSystem) { offset, record in
+            guard let edit = VersionEdit.decode(record) else {
+                throw StoreError.corruption("malformed version edit", file: path, offset: offset)
+            }
+            var lines: [String] = []
+            if let v = edit.nextFileNumber { lines.append("next file number \(v)") }
+            if let v = edit.lastSequence { lines.append("last sequence \(v)") }
+            if let v = edit.lastTimestamp { lines.append("last timestamp \(KeyDecoding.iso8601(micros: v))") }
+            if let v = edit.logNumber { lines.append("log number \(v)") }
+            func name(_ id: PartitionID) -> String { "\(tableNames[id.tableId] ?? "#\(id.tableId)")[\(id.partition)]" }
+            for (id, sequence) in edit.flushed.sorted(by: { $0.key < $1.key }) { lines.append("flushed \(name(id)) up to sequence \(sequence)") }
+            for deleted in edit.deletedFiles { lines.append("delete \(name(deleted.partition)) L\(deleted.level) \(SSTableFile.fileName(deleted.number))") }
+            for added in edit.addedFiles {
+                lines.append("add \(name(added.partition)) L\(added.level) \(SSTableFile.fileName(added.file.number)) \(added.file.size) bytes, \(added.file.entries) entries, sequences \(added.file.smallestSequence)...\(added.file.largestSequence)")
+            }
+            edits.append(Edit(offset: offset, lines: lines))
+        }
+        return ManifestInspection(path: path, edits: edits, tornTailOffset: summary.tornTail?.offset)
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Messaging
+import MessagingEngineStorage
+import MsgStore
+import MsgStoreServer
+
+/// `msgstore serve`: the messaging HTTP server, the fan-out worker and the
+/// store in one process.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the messaging HTTP server (API: docs/api.md) on a data directory."
+    )
+
+    /// Which storage backend to serve from.
+    enum StorageKind: String, ExpressibleByArgument, CaseIterable {
+        case engine
+        case memory
+    }
+
+    @Option(name: .long, help: "The data directory.")
+    var data: String = "./msgstore-data"
+
+    @Option(name: .long, help: "The address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .long, help: "The port to listen on (0: any free port).")
+    var port: Int = 8080
+
+    @Option(name: .long, help: "WAL sync policy: always (durable acknowledgements) or none.")
+    var sync: String = SyncMode.always.rawValue
+
+    @Option(name: .long, help: "Concurrent fan-out consumers of the group message queue.")
+    var fanoutWorkers: Int = 2
+
+    @Option(name: .long, help: "The largest message content in bytes.")
+    var maxContentBytes: Int = 64 * 1024
+
+    @Option(name: .long, help: "Write-ahead log segment size in MiB (engine storage).")
+    var walSegmentMib: Int = 32
+
+    @Option(name: .long, help: "Memory for all memtables together in MiB (engine storage).")
+    var memtableBudgetMib: Int = 64
+
+    @Option(name: .long, help: "Storage backend: engine (the data directory) or memory (nothing persists).")
+    var storage: StorageKind = .engine
+
+    @Flag(name: .long, help: "Do not log one line per request.")
+    var noRequestLog = false
+
+    func validate() throws {
+        guard SyncMode(rawValue: sync) != nil else {
+            throw ValidationError("--sync must be 'always' or 'none'.")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535.") }
+        guard fanoutWorkers >= 1 else { throw ValidationError("--fanout-workers must be at least 1.") }
+        guard maxContentBytes >= 1 else { throw ValidationError("--max-content-bytes must be at least 1.") }
+        guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
+        guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
+    }
+
+    func run() async throws {
+        limitMallocArenas()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "msgstore")
+        let syncMode = SyncMode(rawValue: sync) ?? .always
+        let (messagingStorage, dataDescription) = try await openStorage(sync: syncMode, logger: logger)
+        let server = MessagingServer(
+            storage: messagingStorage,
+            options: ServerOptions(
+                host: host, port: port, limits: MessagingLimits(maxContentBytes: maxContentBytes),
+                logsRequests: !noRequestLog),
+            fanOut: FanOutOptions(consumers: fanoutWorkers),
+            logger: logger)
+        let host = self.host
+        try await server.run { boundPort in
+            // One write, so a script reading stdout sees both lines at once.
+            let lines = "msgstore listening on http://\(host):\(boundPort)\nmsgstore data: \(dataDescription)\n"
+            FileHandle.standardOutput.write(Data(lines.utf8))
+        }
+        print("msgstore stopped")
+    }
+
+    /// Opens the chosen storage; returns it and a description of where the data is.
+    private func openStorage(sync: SyncMode, logger: Logger) async throws -> (any MessagingStorage, String) {
+        switch storage {
+        case .memory:
+            return (InMemoryMessagingStorage(), "in memory (nothing persists)")
+        case .engine:
+            let directory = URL(fileURLWithPath: data).standardizedFileURL.path
+            let options = EngineStorageOptions(dataDirectory: directory, sync: sync, walSegmentBytes: walSegmentMib << 20,
+                                               memtableBudgetBytes: memtableBudgetMib << 20)
+            let engine = try await makeEngineMessagingStorage(options: options, logger: logger)
+            return (engine, "\(directory) (sync \(sync.rawValue))")
+        }
+    }
+}

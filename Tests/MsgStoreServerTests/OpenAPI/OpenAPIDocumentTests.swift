@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import Logging
+import Messaging
+import MsgStoreServer
+import Testing
+
+@Suite struct OpenAPIDocumentTests {
+    /// `Sources/MsgStoreServer/Resources/openapi.yaml`, the document kept in the repo.
+    static let documentURL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/MsgStoreServer/Resources/openapi.yaml")
+
+    @Test func compiledDocumentIsTheRepoFile() throws {
+        let file = try String(contentsOf: Self.documentURL, encoding: .utf8)
+        #expect(OpenAPIDocument.yaml == file, "run Tools/update-openapi-swift.sh")
+    }
+
+    @Test func servedAsIs() async throws {
+        try await TestServer().test { api in
+            let response = try await api.request(.get, "/openapi.yaml")
+            #expect(response.status == .ok)
+            #expect(String(decoding: response.body, as: UTF8.self) == OpenAPIDocument.yaml)
+        }
+    }
+
+    @Test func documentIsValidOpenAPI() throws {
+        guard let python = Self.which("python3")
+        else {
+            print("SKIPPED documentIsValidOpenAPI: python3 is not installed")
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-m", "openapi_spec_validator", Self.documentURL.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let hint = text.contains("No module named") ? " (install it: python3 -m pip install openapi-spec-validator)" : ""
+        #expect(process.terminationStatus == 0, "openapi_spec_validator: \(text)\(hint)")
+    }
+
+    @Test func listsEveryRouteOfTheRouter() throws {
+        let server = MessagingServer(
+            storage: InMemoryMessagingStorage(), options: ServerOptions(), logger: Logger(label: "test"))
+        let routes = Set(server.makeRouter().routes.map { "\($0.method.rawValue) \($0.path.description)" })
+        #expect(routes == Set(APIRoutes.all.map { "\($0.method.rawValue) \($0.openAPIPath)" }))
+        let documented = Set(Self.documentedOperations(OpenAPIDocument.yaml))
+        #expect(documented == Set(APIRoutes.all.map { "\($0.method.rawValue) \($0.openAPIPath)" }))
+    }
+
+    /// `METHOD /path` for every operation under `paths:` (two-space path keys, four-space methods).
+    static func documentedOperations(_ yaml: String) -> [String] {
+        var operations: [String] = []
+        var inPaths = false
+        var path = ""
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if !line.hasPrefix(" ") { inPaths = line == "paths:" }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /") && !line.hasPrefix("   ") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if line.hasPrefix("    ") && !line.hasPrefix("     ") && line.hasSuffix(":") {
+                let method = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
+                if ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(method) {
+                    operations.append("\(method) \(path)")
+                }
+            }
+        }
+        return operations
+    }
+
+    static func which(_ name: String) -> String? {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+            .map { "\($0)/\(name)" }.first(where: FileManager.default.isExecutableFile)
+    }
+}
