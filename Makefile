@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 SERVE_ARGS ?=
 
-.PHONY: deps serve test build release bench bench-micro clean
+.PHONY: deps serve test build release bench bench-micro docs clean
 
 deps:
 	@Tools/install-deps.sh
@@ -32,3 +32,11 @@ clean:
 # Micro benchmarks of the hot paths (package-benchmark; a package of its own in Benchmarks/).
 bench-micro: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+# The MsgStore library's documentation (DocC catalog Sources/MsgStore/MsgStore.docc)
+# as a static site in .build/docs; open .build/docs/documentation/msgstore/index.html
+# through any static file server (for example `python3 -m http.server -d .build/docs`).
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation \
+		--target MsgStore --disable-indexing --transform-for-static-hosting \
+		--output-path .build/docs --warnings-as-errors

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// - Enqueues are **group-committed**: concurrent callers share one write and
 ///   one `fdatasync`; `enqueue` returns only once the message is durable
-///   (with ``QueueOptions/SyncMode/always``).
+///   (with ``SyncMode/always``).
 /// - File I/O runs on the queue's own thread; async callers suspend, they
 ///   never block the cooperative thread pool.
 /// - Leases live in memory: after a restart every unacked message is visible again.

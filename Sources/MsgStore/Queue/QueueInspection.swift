@@ -111,7 +111,7 @@ public struct QueueInspection: Sendable {
     }
 }
 
-/// The verdict of ``verifyQueue(path:fileSystem:)``: every checksum and invariant of a queue.
+/// The verdict of verifying a queue directory or file (`msgstore verify`): every checksum and invariant of a queue.
 public struct QueueVerification: Sendable {
     /// One thing wrong, located.
     public struct Problem: Sendable, Equatable, CustomStringConvertible {

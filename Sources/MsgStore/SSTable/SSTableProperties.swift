@@ -1,7 +1,7 @@
 /// Facts about one SSTable, stored in its properties block and shown by
 /// `msgstore inspect`.
 ///
-/// Stored as a block (``BlockBuilder`` layout, restart interval 1) of
+/// Stored as a block (the data-block layout, restart interval 1) of
 /// `name → value` entries sorted by name: numbers as varints, keys as raw
 /// bytes, text as UTF-8. Readers ignore names they do not know and default
 /// missing ones, so properties can be added without a new format version.

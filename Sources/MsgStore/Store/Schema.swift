@@ -114,5 +114,6 @@ public struct Table: Hashable, Sendable, CustomStringConvertible {
     /// Whether point lookups use the row cache.
     var cachesRows: Bool = false
 
+    /// The table's name.
     public var description: String { name }
 }

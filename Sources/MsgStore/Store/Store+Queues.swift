@@ -10,7 +10,9 @@ extension Store {
     /// store, kept in `queues/NAME/` of the data directory. The store closes it
     /// when it closes.
     ///
-    /// - Parameter name: letters, digits, `.`, `_` and `-`; at most 64 characters.
+    /// - Parameters:
+    ///   - name: letters, digits, `.`, `_` and `-`; at most 64 characters.
+    ///   - options: the queue's bounds and durability; used when the queue is first opened.
     /// - Throws: `.invalidArgument` for a bad name, `.closed` after `close()`,
     ///   or what ``DurableQueue/open(directory:fileSystem:options:)`` throws.
     public func queue(named name: String, options: QueueOptions = QueueOptions()) throws -> DurableQueue {

@@ -25,8 +25,12 @@ public final class Store: Sendable {
     /// Opens (creating if needed) the store in `directory`, replaying its log.
     ///
     /// - Parameters:
+    ///   - directory: the data directory; created if missing.
     ///   - tables: every table the program uses, with its indexes. Partition
     ///     counts must match the ones the directory was created with.
+    ///   - options: bounds and durability (``StoreOptions``).
+    ///   - fileSystem: where the files live; ``PosixFileSystem`` by default
+    ///     (tests substitute fault-injecting ones).
     /// - Throws: ``StoreError`` — `.locked` if another process has the
     ///   directory open, `.corruption` (with file and offset) if the log is
     ///   damaged before its tail, `.schemaMismatch` if a partition count changed.
@@ -79,8 +83,11 @@ public final class Store: Sendable {
     /// from your own threads, not from Swift's cooperative pool (use the
     /// `async` variant there).
     ///
-    /// - Parameter sync: `true` to `fdatasync` before returning, `false` not
-    ///   to; `nil` (default) follows ``StoreOptions/sync``.
+    /// - Parameters:
+    ///   - batch: the operations, applied all or none.
+    ///   - sync: `true` to `fdatasync` before returning, `false` not to;
+    ///     `nil` (default) follows ``StoreOptions/sync``.
+    /// - Returns: the batch's sequence number and commit timestamp.
     @discardableResult
     public func write(_ batch: WriteBatch, sync: Bool? = nil) throws -> CommitReceipt {
         try validate(batch)
@@ -89,6 +96,12 @@ public final class Store: Sendable {
 
     /// Commits `batch` atomically; resumes when it is durable and visible.
     /// The caller's thread is never blocked: the log's own thread does the I/O.
+    ///
+    /// - Parameters:
+    ///   - batch: the operations, applied all or none.
+    ///   - sync: `true` to `fdatasync` before resuming, `false` not to;
+    ///     `nil` (default) follows ``StoreOptions/sync``.
+    /// - Returns: the batch's sequence number and commit timestamp.
     @discardableResult
     public func write(_ batch: WriteBatch, sync: Bool? = nil) async throws -> CommitReceipt {
         try validate(batch)

@@ -13,6 +13,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let raw: String
         init(_ raw: String) { self.raw = raw }
+        /// The code's name, as in the error message (`notFound`, `unavailable`, …).
         public var description: String { raw }
 
         /// Bytes on disk do not match their checksum or their format.

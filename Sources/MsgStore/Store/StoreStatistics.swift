@@ -3,39 +3,51 @@
 public struct StoreStatistics: Sendable, Equatable {
     /// Sequence number of the newest visible batch.
     public var lastSequence: UInt64 = 0
-    /// Group commits, batches committed, and `fdatasync`s of the log.
+    /// Group commits: each writes one log record per batch with one `pwrite`.
     public var commitGroups: UInt64 = 0
+    /// Batches committed.
     public var batches: UInt64 = 0
+    /// `fdatasync`s of the write-ahead log (at most one per commit group).
     public var logSyncs: UInt64 = 0
     /// Bytes appended to the write-ahead log.
     public var logBytesWritten: UInt64 = 0
     /// Live log segments.
     public var liveLogSegments: Int = 0
-    /// Memtable memory: active and waiting to be flushed.
+    /// Memory of the memtables being written to.
     public var activeMemtableBytes: Int = 0
+    /// Memory of the memtables waiting to be flushed.
     public var immutableMemtableBytes: Int = 0
-    /// Flushes and the SSTable bytes they wrote.
+    /// Memtables flushed to SSTables.
     public var flushes: UInt64 = 0
+    /// SSTable bytes written by flushes.
     public var flushBytesWritten: UInt64 = 0
-    /// Compactions and the bytes they read and wrote.
+    /// Compactions run.
     public var compactions: UInt64 = 0
+    /// SSTable bytes read by compactions.
     public var compactionBytesRead: UInt64 = 0
+    /// SSTable bytes written by compactions.
     public var compactionBytesWritten: UInt64 = 0
-    /// SSTable files and bytes per level (summed over partitions).
+    /// SSTable files per level (summed over partitions).
     public var levelFileCounts: [Int] = []
+    /// SSTable bytes per level (summed over partitions).
     public var levelBytes: [UInt64] = []
     /// Total bytes of live SSTables.
     public var sstBytes: UInt64 = 0
-    /// Time writers were stalled or slowed by backpressure, and slowdowns applied.
+    /// Time writers were stalled or slowed by backpressure.
     public var stallMicroseconds: UInt64 = 0
+    /// Commit groups slowed by 1 ms because level 0 passed its slowdown trigger.
     public var slowdowns: UInt64 = 0
-    /// Block cache hits, misses, and bytes held.
+    /// Block lookups answered by the block cache.
     public var blockCacheHits: UInt64 = 0
+    /// Block lookups that read the SSTable.
     public var blockCacheMisses: UInt64 = 0
+    /// Bytes of decoded blocks held by the block cache.
     public var blockCacheBytes: Int = 0
-    /// Row cache hits, misses, and bytes held.
+    /// Point lookups answered by the row cache.
     public var rowCacheHits: UInt64 = 0
+    /// Point lookups of row-cached tables that missed the cache.
     public var rowCacheMisses: UInt64 = 0
+    /// Bytes held by the row cache.
     public var rowCacheBytes: Int = 0
 
     /// (flush + compaction bytes written) / flush bytes written: how many times

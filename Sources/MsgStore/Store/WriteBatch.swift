@@ -49,6 +49,9 @@ public struct WriteBatch: Sendable {
     /// Writes `value` under `key`, replacing any previous value (and moving its index entries).
     ///
     /// - Parameters:
+    ///   - table: the table (or, never directly, an index: indexes are maintained by the store).
+    ///   - key: the row's partition key and sort key.
+    ///   - value: the row's value.
     ///   - stampSortKeyAt: if set, the commit timestamp is written as 8 big-endian
     ///     bytes at this offset of the sort key. REQUIRES: `offset + 8 <= sortKey.count`.
     ///   - stampValueAt: likewise within the value.
