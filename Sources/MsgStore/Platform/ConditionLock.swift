@@ -17,14 +17,8 @@ final class ConditionLock: @unchecked Sendable {
     init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
         pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
+        condition = makeMonotonicCondition()
     }
 
     deinit {
@@ -72,6 +66,20 @@ final class ConditionLock: @unchecked Sendable {
     func signal() { pthread_cond_signal(condition) }
 }
 
+/// A heap-allocated condition variable whose timed waits use
+/// `CLOCK_MONOTONIC` (a wall-clock jump neither shortens nor stretches them).
+/// The caller destroys and deallocates it.
+private func makeMonotonicCondition() -> UnsafeMutablePointer<pthread_cond_t> {
+    let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    condition.initialize(to: pthread_cond_t())
+    var attributes = pthread_condattr_t()
+    pthread_condattr_init(&attributes)
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+    pthread_cond_init(condition, &attributes)
+    pthread_condattr_destroy(&attributes)
+    return condition
+}
+
 /// A second condition variable on a ``ConditionLock``'s mutex, so that one
 /// set of waiters (a background thread) is not woken by broadcasts meant for
 /// another (foreground writers).
@@ -81,13 +89,7 @@ final class LockCondition: @unchecked Sendable {
 
     init(_ lock: ConditionLock) {
         self.lock = lock
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
+        condition = makeMonotonicCondition()
     }
 
     deinit {

@@ -79,8 +79,7 @@ public struct QueueInspection: Sendable {
             if fileSystem.exists(consumerPath) {
                 acked = try ConsumerState.read(path: consumerPath, fileSystem: fileSystem).state.acked ?? acked
             }
-            let numbers = try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
-            segmentPaths = numbers.map { joinPath(path, QueueFormat.segmentFileName($0)) }
+            segmentPaths = try queueSegmentPaths(inDirectory: path, fileSystem: fileSystem)
         }
         inspection.ackedLowWater = acked.lowWater
         inspection.ackedRanges = acked.ranges
@@ -135,6 +134,12 @@ public struct QueueVerification: Sendable {
     public var isOK: Bool { problems.isEmpty }
 }
 
+/// The segment files of a queue directory, oldest first.
+func queueSegmentPaths(inDirectory path: String, fileSystem: any FileSystem) throws -> [String] {
+    try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
+        .map { joinPath(path, QueueFormat.segmentFileName($0)) }
+}
+
 /// Checks every checksum, header and sequence of a queue directory (or one
 /// segment file) and reports each problem with file and offset. Read-only.
 /// A torn tail counts as a problem (the next open cuts it).
@@ -163,8 +168,7 @@ func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -
             } catch { record(error, file: consumerPath) }
         }
         do {
-            let numbers = try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
-            segmentPaths = numbers.map { joinPath(path, QueueFormat.segmentFileName($0)) }
+            segmentPaths = try queueSegmentPaths(inDirectory: path, fileSystem: fileSystem)
         } catch { record(error, file: path) }
     }
     var previousLast: UInt64 = 0
