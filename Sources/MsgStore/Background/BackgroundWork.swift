@@ -143,7 +143,7 @@ extension Engine {
         edit.logNumber = needed
         try recordEdit(edit)
         for number in obsolete {
-            try? fileSystem.remove(joinPath(directory, WriteAheadLog.fileName(number)))
+            try? fileSystem.remove(joinPath(directory, StoreFileNames.log(number)))
         }
         liveLogs.removeAll { $0 < needed }
         // Best effort: a removal that does not survive a crash is redone at open.
@@ -200,7 +200,7 @@ extension Engine {
                         if let current = builder, current.estimatedFileSize >= splitBytes { try finishCurrent() }
                         if builder == nil {
                             number = newFileNumber()
-                            let handle = try fileSystem.open(joinPath(directory, SSTableFile.fileName(number)), mode: .createTruncate)
+                            let handle = try fileSystem.open(joinPath(directory, StoreFileNames.table(number)), mode: .createTruncate)
                             file = handle
                             builder = SSTableBuilder(file: handle, options: tableOptions)
                         }
@@ -214,7 +214,7 @@ extension Engine {
         } catch {
             builder?.abandon()
             try? file?.close()
-            if builder != nil { try? fileSystem.remove(joinPath(directory, SSTableFile.fileName(number))) }
+            if builder != nil { try? fileSystem.remove(joinPath(directory, StoreFileNames.table(number))) }
             for output in outputs { output.markObsolete() }
             throw error
         }

@@ -5,7 +5,7 @@ extension Engine {
     /// one. REQUIRES: versionLock held.
     func recordEdit(_ edit: VersionEdit) throws {
         try manifest.append(edit)
-        try versionState.apply(edit, path: joinPath(directory, Manifest.fileName(manifest.number)))
+        try versionState.apply(edit, path: joinPath(directory, StoreFileNames.manifest(manifest.number)))
         guard manifest.size > Int64(options.maxManifestBytes) else { return }
         // Rewrite as a snapshot. The edit above is already durable in the old
         // manifest: a failure before CURRENT changes keeps the old one in use
@@ -20,7 +20,7 @@ extension Engine {
         try next.makeCurrent()
         manifest = next
         try? old.close()
-        try? fileSystem.remove(joinPath(directory, Manifest.fileName(old.number)))
+        try? fileSystem.remove(joinPath(directory, StoreFileNames.manifest(old.number)))
         try? fileSystem.syncDirectory(directory)
     }
 }

@@ -78,7 +78,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
 
     static func open(at directory: String, tables: [TableSchema], options: StoreOptions, fileSystem: any FileSystem) throws -> Engine {
         try fileSystem.createDirectory(directory)
-        let lock = try fileSystem.lock(joinPath(directory, "LOCK"))
+        let lock = try fileSystem.lock(joinPath(directory, StoreFileNames.lock))
         do {
             return try Engine(directory: directory, tables: tables, options: options, fileSystem: fileSystem, lock: lock)
         } catch {
@@ -122,7 +122,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
         for (id, levels) in state.files {
             guard let partition = partitionsById[id] else {
                 throw StoreError.corruption("the manifest lists files of unknown table id \(id.tableId) partition \(id.partition)",
-                                            file: joinPath(directory, Manifest.fileName(loaded.manifestNumber ?? 0)), offset: nil)
+                                            file: joinPath(directory, StoreFileNames.manifest(loaded.manifestNumber ?? 0)), offset: nil)
             }
             var version = PartitionVersion()
             for (level, files) in levels.enumerated() {
@@ -196,7 +196,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
     private static func highestFileNumber(in directory: String, fileSystem: any FileSystem) throws -> UInt64 {
         var highest: UInt64 = 0
         for name in try fileSystem.contentsOfDirectory(directory) {
-            let number = SSTableFile.fileNumber(name) ?? Manifest.manifestNumber(name) ?? WriteAheadLog.segmentNumber(name)
+            let number = StoreFileNames.anyNumber(name)
             if let number { highest = max(highest, number) }
         }
         return highest
@@ -211,10 +211,10 @@ final class Engine: CommitTarget, @unchecked Sendable {
         var removed = false
         for name in try fileSystem.contentsOfDirectory(directory) {
             let obsolete: Bool
-            if let number = SSTableFile.fileNumber(name) { obsolete = !live.contains(number) }
-            else if let number = Manifest.manifestNumber(name) { obsolete = number != keepManifest }
-            else if let number = WriteAheadLog.segmentNumber(name) { obsolete = !keepLogs.contains(number) }
-            else { obsolete = name.hasSuffix(".tmp") }
+            if let number = StoreFileNames.tableNumber(name) { obsolete = !live.contains(number) }
+            else if let number = StoreFileNames.manifestNumber(name) { obsolete = number != keepManifest }
+            else if let number = StoreFileNames.logNumber(name) { obsolete = !keepLogs.contains(number) }
+            else { obsolete = StoreFileNames.isTemporary(name) }
             if obsolete {
                 try fileSystem.remove(joinPath(directory, name))
                 removed = true
@@ -228,7 +228,7 @@ final class Engine: CommitTarget, @unchecked Sendable {
     private static func reconcileSchema(
         directory: String, declared: [TableSchema], fileSystem: any FileSystem, firstLogNumber: UInt64
     ) throws -> [TableState] {
-        let path = joinPath(directory, SchemaCatalog.fileName)
+        let path = joinPath(directory, StoreFileNames.schema)
         var catalog = SchemaCatalog()
         if fileSystem.exists(path) {
             let file = try fileSystem.open(path, mode: .read)

@@ -72,15 +72,15 @@ public struct QueueInspection: Sendable {
         var inspection = QueueInspection(path: path)
         var acked = AckedSequences()
         var segmentPaths: [String] = []
-        if path.hasSuffix(QueueFormat.segmentSuffix) {
+        if path.hasSuffix(StoreFileNames.queueSegmentSuffix) {
             segmentPaths = [path]
         } else {
-            let consumerPath = joinPath(path, QueueFormat.consumerFileName)
+            let consumerPath = joinPath(path, StoreFileNames.queueConsumerState)
             if fileSystem.exists(consumerPath) {
                 acked = try ConsumerState.read(path: consumerPath, fileSystem: fileSystem).state.acked ?? acked
             }
-            let numbers = try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
-            segmentPaths = numbers.map { joinPath(path, QueueFormat.segmentFileName($0)) }
+            let numbers = try fileSystem.contentsOfDirectory(path).compactMap(StoreFileNames.queueSegmentNumber).sorted()
+            segmentPaths = numbers.map { joinPath(path, StoreFileNames.queueSegment($0)) }
         }
         inspection.ackedLowWater = acked.lowWater
         inspection.ackedRanges = acked.ranges
@@ -148,10 +148,10 @@ func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -
         }
     }
     var segmentPaths: [String] = []
-    if path.hasSuffix(QueueFormat.segmentSuffix) {
+    if path.hasSuffix(StoreFileNames.queueSegmentSuffix) {
         segmentPaths = [path]
     } else {
-        let consumerPath = joinPath(path, QueueFormat.consumerFileName)
+        let consumerPath = joinPath(path, StoreFileNames.queueConsumerState)
         if fileSystem.exists(consumerPath) {
             verification.filesChecked += 1
             do {
@@ -163,8 +163,8 @@ func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -
             } catch { record(error, file: consumerPath) }
         }
         do {
-            let numbers = try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
-            segmentPaths = numbers.map { joinPath(path, QueueFormat.segmentFileName($0)) }
+            let numbers = try fileSystem.contentsOfDirectory(path).compactMap(StoreFileNames.queueSegmentNumber).sorted()
+            segmentPaths = numbers.map { joinPath(path, StoreFileNames.queueSegment($0)) }
         } catch { record(error, file: path) }
     }
     var previousLast: UInt64 = 0
