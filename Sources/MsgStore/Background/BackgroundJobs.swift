@@ -19,17 +19,29 @@ final class BackgroundJobs: Sendable {
         let error: StoreError
     }
 
+    // What the jobs work with (all immutable references; see the type's documentation).
+    /// The data directory SSTables are written to.
     let directory: String
+    /// The file system SSTables are written through.
     let fileSystem: any FileSystem
+    /// Block size, compression, bloom bits, level targets, triggers.
     let options: StoreOptions
+    /// Every partition of the catalog.
     let partitions: [Partition]
+    /// Manifest edits, file numbers, compaction pointers.
     let versions: VersionSet
+    /// Live log segments (forgotten once flushed).
     let log: LogManager
+    /// The sequence a flush records as the last one.
     let published: PublishedSequence
+    /// Flush and compaction counters, memtable and L0 gauges.
     let counters: EngineCounters
+    /// The cache new SSTables read through.
     let blockCache: BlockCache
+    /// Crash points of the flush and compaction paths.
     let testHooks: TestHooks
 
+    /// Jobs over `partitions`, publishing through `versions`.
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions, partitions: [Partition], versions: VersionSet,
          log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache, testHooks: TestHooks) {
         self.directory = directory

@@ -23,31 +23,51 @@ import Synchronization
 ///
 /// The lock order is written down at ``VersionLock``.
 final class Engine: Sendable {
+    /// The data directory.
     let directory: String
+    /// The file system every file goes through.
     let fileSystem: any FileSystem
+    /// The options the store was opened with.
     let options: StoreOptions
+    /// The `LOCK` file held while the store is open.
     private let directoryLock: any FileLock
+    /// Tables, indexes and their partitions (fixed at open).
     let catalog: TableCatalog
+    /// Decoded SSTable blocks, shared by every file.
     let blockCache: BlockCache
+    /// Rows of tables that cache rows.
     let rowCache: RowCache
+    /// Counters and gauges for ``Store/statistics``.
     let counters: EngineCounters
     /// Points where tests intervene (disarmed in production; see ``TestHooks``).
     let testHooks: TestHooks
+    /// What replaying the log found at open (torn tails cut, records replayed).
     let recovery: WriteAheadLog.RecoveryReport
+    /// Notes from loading the manifest at open (for the operator).
     let manifestNotes: [String]
 
     // The parts:
+    /// Manifest, version state, file numbers, compaction pointers.
     let versions: VersionSet
+    /// The open log segment, rolls, live segments.
     let log: LogManager
+    /// The last visible sequence (readers' snapshot).
     let published: PublishedSequence
+    /// Point lookups and partition iterators.
     let reads: ReadPath
+    /// Applying batches, rotation, the memory budget.
     let memtables: MemTableSet
+    /// The flush and compaction threads and their status.
     let scheduler: BackgroundScheduler
+    /// Group commit.
     let pipeline: CommitPipeline
+    /// Closed, and the open durable queues.
     let lifecycle: StoreLifecycle
 
     // MARK: Open
 
+    /// Opens (creating if needed) the store in `directory`: takes its lock,
+    /// recovers its manifest and log, and starts its threads.
     static func open(at directory: String, tables: [TableSchema], options: StoreOptions, fileSystem: any FileSystem) throws -> Engine {
         try fileSystem.createDirectory(directory)
         let lock = try fileSystem.lock(joinPath(directory, StoreFileNames.lock))
@@ -210,6 +230,9 @@ final class Engine: Sendable {
 
     // MARK: Close
 
+    /// Closes the queues, finishes queued writes, stops the threads, closes
+    /// the log and the manifest, and releases the directory. Throws the error
+    /// that made the store read-only, if any. Idempotent.
     func close() throws {
         guard lifecycle.markClosed() else { return }
         try closeQueuesBlocking()
@@ -222,6 +245,7 @@ final class Engine: Sendable {
         if let error = scheduler.failure { throw error }
     }
 
+    /// Whether ``close()`` was called.
     var isClosed: Bool { lifecycle.isClosed }
 
     // MARK: Maintenance

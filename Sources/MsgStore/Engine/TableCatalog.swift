@@ -2,10 +2,13 @@
 /// directory, by id and by name, and their partitions. Fixed at open
 /// (``open(directory:declared:fileSystem:firstLogNumber:)``); immutable after.
 struct TableCatalog: Sendable {
+    /// Tables and indexes by their stable id.
     let tablesById: [UInt32: TableState]
+    /// Tables and indexes by name (an index: `table.index`).
     let tablesByName: [String: TableState]
     /// Every partition of every table and index.
     let partitions: [Partition]
+    /// Every partition by its id.
     let partitionsById: [PartitionID: Partition]
 
     /// Reconciles the declared tables with the directory's `SCHEMA` file

@@ -10,6 +10,7 @@ final class ReadPath: Sendable {
     private let published: PublishedSequence
     private let testHooks: TestHooks
 
+    /// Reads through `rowCache` at the snapshots of `published`.
     init(rowCache: RowCache, published: PublishedSequence, testHooks: TestHooks) {
         self.rowCache = rowCache
         self.published = published

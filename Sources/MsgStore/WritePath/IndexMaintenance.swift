@@ -6,7 +6,9 @@
 /// the ``ReadPath``, and the group's own earlier writes come in an
 /// ``IndexOverlay`` the leader keeps per group.
 struct IndexMaintenance: Sendable {
+    /// Tables and indexes by id (the catalog's).
     let tablesById: [UInt32: TableState]
+    /// Where a row's previous value is read.
     let reads: ReadPath
 
     /// Appends the index ops `batch` implies: for each op on an indexed
