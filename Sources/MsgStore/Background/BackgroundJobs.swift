@@ -99,6 +99,9 @@ final class BackgroundJobs: Sendable {
             try versions.record(edit, held)
             testHooks.run(.flushAfterManifestEdit)
             partition.installFlush(of: memtable, file: output.first)
+            #if DEBUG
+            versions.checkInstalled(partition.version, of: partition.id, held)
+            #endif
             counters.immutableMemtableBytes.add(-memtable.approximateBytes, ordering: .relaxed)
             counters.flushes.add(1, ordering: .relaxed)
             counters.flushBytesWritten.add(output.reduce(0) { $0 + $1.metadata.size }, ordering: .relaxed)

@@ -125,6 +125,9 @@ extension BackgroundJobs {
             job.partition.installCompaction(
                 removed: Set((job.inputs + job.overlapping).map(\.metadata.number)),
                 added: outputs.map { (job.outputLevel, $0) })
+            #if DEBUG
+            versions.checkInstalled(job.partition.version, of: job.partition.id, held)
+            #endif
             for file in job.inputs + job.overlapping { file.markObsolete() }
             counters.compactions.add(1, ordering: .relaxed)
             counters.compactionBytesRead.add(inputBytes, ordering: .relaxed)

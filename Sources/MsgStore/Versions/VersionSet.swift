@@ -15,6 +15,10 @@ import Synchronization
 /// - files of levels ≥ 1 are sorted by smallest user key and disjoint;
 /// - every live file number, the manifest's number, the log number and the
 ///   state's own next file number are below (≤ for the last) the counter.
+///
+/// And across parts (``checkInstalled(_:of:_:)``, debug builds, after a flush
+/// or compaction installs its result): the partition reads exactly the files
+/// the version state lists for it.
 final class VersionSet: @unchecked Sendable {
     /// The lock guarding this part's state (and ``BackgroundScheduler``'s).
     let lock: VersionLock
@@ -127,6 +131,33 @@ final class VersionSet: @unchecked Sendable {
             of: state, nextFileNumber: nextFileNumber.load(ordering: .relaxed), manifestNumber: manifest.number,
             partitions: partitions)
         precondition(violations.isEmpty, "VersionSet invariants violated: \(violations.joined(separator: "; "))")
+    }
+
+    /// Checks that the files a partition reads from (`installed`, its
+    /// in-memory version) are the files the version state lists for it,
+    /// level by level; a mismatch stops the process. Call it right after
+    /// installing an edit's result, in the same critical section.
+    func checkInstalled(_ installed: PartitionVersion, of partition: PartitionID, _ held: borrowing VersionLock.Held) {
+        let violations = Self.installedViolations(
+            installed: installed.levels.map { $0.map(\.metadata.number) },
+            listed: state.files[partition]?.map { $0.map(\.number) } ?? [])
+        precondition(violations.isEmpty, "VersionSet and partition \(partition.tableId)/\(partition.partition) disagree: "
+                     + violations.joined(separator: "; "))
+    }
+
+    /// How the file numbers a partition reads from (`installed`, by level)
+    /// differ from those the version state lists (`listed`, by level; empty:
+    /// no file ever).
+    static func installedViolations(installed: [[UInt64]], listed: [[UInt64]]) -> [String] {
+        var violations: [String] = []
+        for level in 0..<max(installed.count, listed.count) {
+            let reads = Set(level < installed.count ? installed[level] : [])
+            let lists = Set(level < listed.count ? listed[level] : [])
+            if reads != lists {
+                violations.append("L\(level): reads \(reads.sorted()), the manifest lists \(lists.sorted())")
+            }
+        }
+        return violations
     }
 
     /// The invariants `state` breaks, given the file number counter and the

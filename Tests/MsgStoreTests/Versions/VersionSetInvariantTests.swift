@@ -66,6 +66,15 @@ import Testing
         })
     }
 
+    @Test func aPartitionReadingOtherFilesThanTheManifestListsIsDetected() {
+        #expect(VersionSet.installedViolations(installed: [[5, 4], [3]], listed: [[4, 5], [3]]).isEmpty)
+        #expect(VersionSet.installedViolations(installed: [[], []], listed: []).isEmpty)
+        let missing = VersionSet.installedViolations(installed: [[5], [3]], listed: [[5, 4], [3]])
+        #expect(missing == ["L0: reads [5], the manifest lists [4, 5]"])
+        let stale = VersionSet.installedViolations(installed: [[], [3, 9]], listed: [[], [3]])
+        #expect(stale.count == 1)
+    }
+
     @Test func aStoreKeepsTheInvariantsThroughFlushesCompactionsAndManifestRewrites() throws {
         let directory = TestDirectory()
         var options = ManifestTests.smallOptions
@@ -86,6 +95,9 @@ import Testing
         }
         #expect(violations.isEmpty, "\(violations)")
         versions.lock.withLock { held in versions.checkInvariants(held) }
+        for partition in store.engine.catalog.partitions {
+            versions.lock.withLock { held in versions.checkInstalled(partition.version, of: partition.id, held) }
+        }
         try store.close()
     }
 }
