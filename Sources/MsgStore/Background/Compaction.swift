@@ -31,10 +31,26 @@ struct CompactionJob {
     }
 }
 
-extension Engine {
+extension BackgroundJobs {
+    /// L0 files that make a partition due for compaction: the option, or 1
+    /// while settling (a settled store holds no L0 file: reads merge fewer
+    /// sources).
+    func level0Trigger(settling: Bool) -> Int { settling ? 1 : options.level0CompactionTrigger }
+
+    /// Whether some partition is due for compaction (score ≥ 1).
+    func compactionDue(settling: Bool, _ held: borrowing VersionLock.Held) -> Bool {
+        let level0Trigger = level0Trigger(settling: settling)
+        return partitions.contains { partition in
+            let version = partition.version
+            if version.levels[0].count >= level0Trigger { return true }
+            return (1..<(levelCount - 1)).contains { version.bytes(level: $0) >= options.targetBytes(level: $0) }
+        }
+    }
+
     /// The partition and level most in need of compaction (score ≥ 1), claimed
-    /// for compaction. REQUIRES: versionLock held.
-    func pickCompaction() -> CompactionJob? {
+    /// for compaction.
+    func pickCompaction(settling: Bool, _ held: borrowing VersionLock.Held) -> CompactionJob? {
+        let level0Trigger = level0Trigger(settling: settling)
         var best: (score: Double, partition: Partition, level: Int)?
         for partition in partitions {
             let version = partition.version
@@ -53,12 +69,10 @@ extension Engine {
         } else {
             // Round robin: the first file after the last one compacted at this level.
             let files = version.levels[best.level]
-            let pointer = compactionPointers[best.partition.id]?[best.level] ?? []
+            let pointer = versions.compactionPointer(best.partition.id, level: best.level, held)
             let next = files.first { compareBytes(Array($0.metadata.largestUserKey), pointer) > 0 } ?? files[0]
             inputs = [next]
-            var pointers = compactionPointers[best.partition.id] ?? Array(repeating: [], count: levelCount)
-            pointers[best.level] = Array(next.metadata.largestUserKey)
-            compactionPointers[best.partition.id] = pointers
+            versions.advanceCompactionPointer(best.partition.id, level: best.level, to: Array(next.metadata.largestUserKey), held)
         }
         let smallest = inputs.map(\.metadata.smallestUserKey).min { compareBytes(Array($0), Array($1)) < 0 }!
         let largest = inputs.map(\.metadata.largestUserKey).max { compareBytes(Array($0), Array($1)) < 0 }!
@@ -69,7 +83,8 @@ extension Engine {
                              overlapping: overlapping, deeper: deeper)
     }
 
-    /// Runs a compaction and installs its result.
+    /// Runs a compaction and installs its result. Runs without the version
+    /// lock; takes it to publish.
     func compact(_ job: CompactionJob) throws {
         // L0 files overlap each other: each is its own child. Compaction reads
         // bypass the block cache (one pass over old data must not evict hot blocks).
@@ -103,94 +118,21 @@ extension Engine {
         for file in outputs { edit.addedFiles.append((job.partition.id, job.outputLevel, file.metadata)) }
         let inputBytes = (job.inputs + job.overlapping).reduce(0) { $0 + $1.metadata.size }
         testHooks.run(.compactionBeforeManifestEdit)
-        try versionLock.withLock {
-            edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-            try recordEdit(edit)
+        try versions.lock.withLock { held in
+            edit.nextFileNumber = versions.upcomingFileNumber
+            try versions.record(edit, held)
             testHooks.run(.compactionAfterManifestEdit)
             job.partition.installCompaction(
                 removed: Set((job.inputs + job.overlapping).map(\.metadata.number)),
                 added: outputs.map { (job.outputLevel, $0) })
+            #if DEBUG
+            versions.checkInstalled(job.partition.version, of: job.partition.id, held)
+            #endif
             for file in job.inputs + job.overlapping { file.markObsolete() }
             counters.compactions.add(1, ordering: .relaxed)
             counters.compactionBytesRead.add(inputBytes, ordering: .relaxed)
             counters.compactionBytesWritten.add(outputs.reduce(0) { $0 + $1.metadata.size }, ordering: .relaxed)
-            refreshLevel0Count()
-        }
-    }
-
-    // MARK: Settle
-
-    /// L0 files that make a partition due for compaction: the option, or 1
-    /// while settling (a settled store holds no L0 file: reads merge fewer
-    /// sources). REQUIRES: versionLock held.
-    var level0Trigger: Int { settling ? 1 : options.level0CompactionTrigger }
-
-    /// Flushes every memtable, compacts every L0 file into L1, and waits until
-    /// no flush or compaction is due.
-    func settle() throws -> String {
-        try pipeline.withExclusiveLeadership {
-            // A fresh log segment, so that the old ones hold only flushed data and can go.
-            do {
-                try rollLog()
-            } catch let error as StoreError where error.code != .unavailable {
-                pipeline.fail(error)
-                throw error
-            }
-            let number = currentLogNumber.load(ordering: .relaxed)
-            for partition in partitions { try rotate(partition, logNumber: number) }
-        }
-        try versionLock.withLock {
-            settling = true
-            defer { settling = false }
-            backgroundWakeup.broadcast()
-            while backgroundError == nil && !stopping
-                    && (runningJobs > 0 || nextFlushPending() || compactionDue()) {
-                try throwIfBackgroundWorkKeepsFailing()
-                progressWakeup.wait(seconds: 0.1)
-            }
-            if let backgroundError { throw backgroundError }
-        }
-        let statistics = self.statistics()
-        let files = statistics.levelFileCounts.map(String.init).joined(separator: ",")
-        return "memtables flushed; compaction idle; files/level=\(files); sst_bytes=\(statistics.sstBytes); "
-            + "write_amp=\(String(describing: (statistics.writeAmplification * 100).rounded() / 100)); "
-            + "flushes=\(statistics.flushes) compactions=\(statistics.compactions)"
-    }
-
-    /// Makes every non-empty memtable immutable and waits until all are
-    /// flushed to L0 SSTables (compactions they make due run on their own).
-    func flushMemtables() throws {
-        try pipeline.withExclusiveLeadership {
-            let logNumber = currentLogNumber.load(ordering: .relaxed)
-            for partition in partitions { try rotate(partition, logNumber: logNumber) }
-        }
-        try versionLock.withLock {
-            backgroundWakeup.broadcast()
-            while backgroundError == nil && !stopping && nextFlushPending() {
-                try throwIfBackgroundWorkKeepsFailing()
-                progressWakeup.wait(seconds: 0.1)
-            }
-            if let backgroundError { throw backgroundError }
-        }
-    }
-
-    /// Throws `.unavailable` while a flush or compaction is being retried
-    /// after a failure (a full disk): waiting for it could take forever.
-    /// REQUIRES: versionLock held.
-    private func throwIfBackgroundWorkKeepsFailing() throws {
-        guard let failure = flushRetry.lastError ?? compactionRetry.lastError else { return }
-        throw StoreError(.unavailable, "background work keeps failing: \(failure)", file: failure.file, errno: failure.errno)
-    }
-
-    /// REQUIRES: versionLock held.
-    private func nextFlushPending() -> Bool { partitions.contains { $0.oldestImmutable != nil } }
-
-    /// REQUIRES: versionLock held.
-    private func compactionDue() -> Bool {
-        partitions.contains { partition in
-            let version = partition.version
-            if version.levels[0].count >= level0Trigger { return true }
-            return (1..<(levelCount - 1)).contains { version.bytes(level: $0) >= options.targetBytes(level: $0) }
+            refreshLevel0Count(held)
         }
     }
 }

@@ -50,7 +50,7 @@ struct SchemaCatalog: Equatable {
         var kind: UInt8
     }
 
-    static let fileName = "SCHEMA"
+    // File name: ``StoreFileNames/schema``.
     static let magic = Array("MSGSCHM1".utf8)
     static let version: UInt32 = 1
 

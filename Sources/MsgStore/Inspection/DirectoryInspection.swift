@@ -83,7 +83,7 @@ public struct DirectoryInspection: Sendable, Codable {
                         entries += file.entries
                         if includeFiles {
                             list.append(FileInfo(
-                                name: SSTableFile.fileName(file.number), partition: partition, level: level, bytes: file.size,
+                                name: StoreFileNames.table(file.number), partition: partition, level: level, bytes: file.size,
                                 entries: file.entries, sequences: "\(file.smallestSequence)...\(file.largestSequence)",
                                 smallestKey: KeyDecoding.describe(userKey: Array(file.smallestUserKey)),
                                 largestKey: KeyDecoding.describe(userKey: Array(file.largestUserKey))))
@@ -98,14 +98,14 @@ public struct DirectoryInspection: Sendable, Codable {
                 files: includeFiles ? list : nil))
         }
         let names = try fileSystem.contentsOfDirectory(path)
-        let logs = names.compactMap { name in WriteAheadLog.segmentNumber(name).map { (name, $0) } }.sorted { $0.1 < $1.1 }
+        let logs = names.compactMap { name in StoreFileNames.logNumber(name).map { (name, $0) } }.sorted { $0.1 < $1.1 }
         var segments: [LogSegment] = []
         for (name, _) in logs {
             if let size = try? fileSystem.fileSize(joinPath(path, name)) { segments.append(LogSegment(name: name, bytes: size)) }
         }
         let sstBytes = allLevelBytes.reduce(0, +)
         var queues: [QueueInfo] = []
-        let queueDirectory = joinPath(path, "queues")
+        let queueDirectory = joinPath(path, StoreFileNames.queuesDirectory)
         if fileSystem.exists(queueDirectory) {
             for name in ((try? fileSystem.contentsOfDirectory(queueDirectory)) ?? []).sorted() {
                 guard let queue = try? QueueInspection.inspect(path: joinPath(queueDirectory, name), fileSystem: fileSystem) else { continue }
@@ -114,7 +114,7 @@ public struct DirectoryInspection: Sendable, Codable {
             }
         }
         return DirectoryInspection(
-            path: path, manifest: loaded.manifestNumber.map(Manifest.fileName), notes: loaded.notes,
+            path: path, manifest: loaded.manifestNumber.map(StoreFileNames.manifest), notes: loaded.notes,
             lastSequence: state.lastSequence, lastTimestamp: KeyDecoding.iso8601(micros: state.lastTimestamp),
             nextFileNumber: state.nextFileNumber, logNumber: state.logNumber, tables: tables,
             logSegments: segments, logBytes: segments.reduce(0) { $0 + $1.bytes }, sstBytes: sstBytes,
@@ -123,7 +123,7 @@ public struct DirectoryInspection: Sendable, Codable {
 
     /// The `SCHEMA` catalog of a directory (empty if there is none).
     static func readCatalog(directory: String, fileSystem: any FileSystem) throws -> SchemaCatalog {
-        let path = joinPath(directory, SchemaCatalog.fileName)
+        let path = joinPath(directory, StoreFileNames.schema)
         guard fileSystem.exists(path) else { return SchemaCatalog() }
         let file = try fileSystem.open(path, mode: .read)
         defer { try? file.close() }

@@ -94,9 +94,9 @@ public struct ManifestInspection: Sendable, Codable {
             if let v = edit.logNumber { lines.append("log number \(v)") }
             func name(_ id: PartitionID) -> String { "\(tableNames[id.tableId] ?? "#\(id.tableId)")[\(id.partition)]" }
             for (id, sequence) in edit.flushed.sorted(by: { $0.key < $1.key }) { lines.append("flushed \(name(id)) up to sequence \(sequence)") }
-            for deleted in edit.deletedFiles { lines.append("delete \(name(deleted.partition)) L\(deleted.level) \(SSTableFile.fileName(deleted.number))") }
+            for deleted in edit.deletedFiles { lines.append("delete \(name(deleted.partition)) L\(deleted.level) \(StoreFileNames.table(deleted.number))") }
             for added in edit.addedFiles {
-                lines.append("add \(name(added.partition)) L\(added.level) \(SSTableFile.fileName(added.file.number)) \(added.file.size) bytes, \(added.file.entries) entries, sequences \(added.file.smallestSequence)...\(added.file.largestSequence)")
+                lines.append("add \(name(added.partition)) L\(added.level) \(StoreFileNames.table(added.file.number)) \(added.file.size) bytes, \(added.file.entries) entries, sequences \(added.file.smallestSequence)...\(added.file.largestSequence)")
             }
             edits.append(Edit(offset: offset, lines: lines))
         }

@@ -38,24 +38,24 @@ public enum StoreVerifier {
     public static func verify(path: String, fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
         var report = VerificationReport()
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        if isDirectory(path) && fileSystem.exists(joinPath(path, Manifest.currentFileName)) == false
-            && (try? fileSystem.contentsOfDirectory(path))?.contains(where: { $0.hasSuffix(QueueFormat.segmentSuffix) }) == true {
+        if isDirectory(path) && fileSystem.exists(joinPath(path, StoreFileNames.current)) == false
+            && (try? fileSystem.contentsOfDirectory(path))?.contains(where: { $0.hasSuffix(StoreFileNames.queueSegmentSuffix) }) == true {
             verifyQueueFiles(path, into: &report, fileSystem: fileSystem)  // a queue directory
         } else if isDirectory(path) {
             verifyDirectory(path, fileSystem: fileSystem, into: &report)
-        } else if SSTableFile.fileNumber(name) != nil {
+        } else if StoreFileNames.tableNumber(name) != nil {
             verifyTable(path, fileSystem: fileSystem, into: &report)
-        } else if WriteAheadLog.segmentNumber(name) != nil {
+        } else if StoreFileNames.logNumber(name) != nil {
             verifyLog(path, isLive: true, fileSystem: fileSystem, into: &report)
-        } else if name.hasSuffix(QueueFormat.segmentSuffix) {
+        } else if name.hasSuffix(StoreFileNames.queueSegmentSuffix) {
             verifyQueueFiles(path, into: &report, fileSystem: fileSystem)
-        } else if Manifest.manifestNumber(name) != nil {
+        } else if StoreFileNames.manifestNumber(name) != nil {
             do {
                 let inspection = try ManifestInspection.inspect(path: path, fileSystem: fileSystem)
                 report.checked.append("manifest \(name): \(inspection.edits.count) edits, every checksum")
                 if let torn = inspection.tornTailOffset { report.notes.append("manifest \(name): torn tail at offset \(torn)") }
             } catch { report.record(error, file: path) }
-        } else if name == SchemaCatalog.fileName {
+        } else if name == StoreFileNames.schema {
             do {
                 let file = try fileSystem.open(path, mode: .read)
                 defer { try? file.close() }
@@ -112,19 +112,19 @@ public enum StoreVerifier {
             let catalog = try DirectoryInspection.readCatalog(directory: directory, fileSystem: fileSystem)
             names = Dictionary(catalog.entries.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             report.checked.append("SCHEMA: \(catalog.entries.count) tables and indexes, checksum")
-        } catch { report.record(error, file: joinPath(directory, SchemaCatalog.fileName)) }
+        } catch { report.record(error, file: joinPath(directory, StoreFileNames.schema)) }
 
         // Manifest
         let loaded: Manifest.Loaded
         do {
             loaded = try Manifest.load(directory: directory, fileSystem: fileSystem)
         } catch {
-            report.record(error, file: joinPath(directory, Manifest.currentFileName))
+            report.record(error, file: joinPath(directory, StoreFileNames.current))
             return
         }
         report.notes.append(contentsOf: loaded.notes)
         let state = loaded.state
-        report.checked.append("manifest \(loaded.manifestNumber.map(Manifest.fileName) ?? "(none: empty store)"): every edit's checksum, deletions refer to live files")
+        report.checked.append("manifest \(loaded.manifestNumber.map(StoreFileNames.manifest) ?? "(none: empty store)"): every edit's checksum, deletions refer to live files")
 
         // SSTables: each file, its agreement with the manifest, and level ordering.
         var tablesChecked = 0
@@ -132,7 +132,7 @@ public enum StoreVerifier {
             let label = "\(names[id.tableId] ?? "#\(id.tableId)")[\(id.partition)]"
             for (level, files) in levels.enumerated() {
                 for file in files {
-                    let path = joinPath(directory, SSTableFile.fileName(file.number))
+                    let path = joinPath(directory, StoreFileNames.table(file.number))
                     guard fileSystem.exists(path) else {
                         report.problem(path, nil, "listed in the manifest (\(label) L\(level)) but missing")
                         continue
@@ -158,8 +158,8 @@ public enum StoreVerifier {
                 guard level > 0 else { continue }
                 for (left, right) in zip(files, files.dropFirst())
                 where compareBytes(Array(left.largestUserKey), Array(right.smallestUserKey)) >= 0 {
-                    report.problem(joinPath(directory, SSTableFile.fileName(right.number)), nil,
-                                   "\(label) L\(level): overlaps \(SSTableFile.fileName(left.number)) (level files must be disjoint and ordered)")
+                    report.problem(joinPath(directory, StoreFileNames.table(right.number)), nil,
+                                   "\(label) L\(level): overlaps \(StoreFileNames.table(left.number)) (level files must be disjoint and ordered)")
                 }
             }
         }
@@ -167,16 +167,16 @@ public enum StoreVerifier {
 
         // Log segments still needed.
         let names2 = (try? fileSystem.contentsOfDirectory(directory)) ?? []
-        let logs = names2.compactMap(WriteAheadLog.segmentNumber).filter { $0 >= state.logNumber }.sorted()
+        let logs = names2.compactMap(StoreFileNames.logNumber).filter { $0 >= state.logNumber }.sorted()
         for (index, number) in logs.enumerated() {
-            verifyLog(joinPath(directory, WriteAheadLog.fileName(number)), isLive: index == logs.count - 1, fileSystem: fileSystem, into: &report)
+            verifyLog(joinPath(directory, StoreFileNames.log(number)), isLive: index == logs.count - 1, fileSystem: fileSystem, into: &report)
         }
-        let queueDirectory = joinPath(directory, "queues")
+        let queueDirectory = joinPath(directory, StoreFileNames.queuesDirectory)
         for name in ((try? fileSystem.contentsOfDirectory(queueDirectory)) ?? []).sorted() {
             verifyQueueFiles(joinPath(queueDirectory, name), into: &report, fileSystem: fileSystem)
         }
         let live = state.liveFileNumbers
-        let stray = names2.compactMap(SSTableFile.fileNumber).filter { !live.contains($0) }
+        let stray = names2.compactMap(StoreFileNames.tableNumber).filter { !live.contains($0) }
         if !stray.isEmpty {
             report.notes.append("\(stray.count) SSTable(s) not in the manifest (a compaction in progress, or left by a crash; removed at the next open)")
         }

@@ -88,7 +88,7 @@ extension FileSystem {
     /// Writes `bytes` to `path` atomically and durably: a temporary file is
     /// written and synced, renamed over `path`, and the directory synced.
     public func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".tmp"
+        let temporary = StoreFileNames.temporary(for: path)
         let file = try open(temporary, mode: .createTruncate)
         do {
             try file.write(bytes, at: 0)

@@ -41,7 +41,7 @@ public final class DurableQueue: Sendable {
 
     /// The directory of queue `name` in a data directory: `<dataDirectory>/queues/<name>`.
     public static func directory(forQueue name: String, inDataDirectory dataDirectory: String) -> String {
-        joinPath(joinPath(dataDirectory, "queues"), name)
+        StoreFileNames.queueDirectory(name, inDataDirectory: dataDirectory)
     }
 
     /// Opens (creating if needed) the queue in `directory`, recovering its files:
@@ -71,7 +71,7 @@ public final class DurableQueue: Sendable {
             try fileSystem.syncDirectory(parent)
             try fileSystem.syncDirectory(directoryName(of: parent))
         }
-        let lock = try fileSystem.lock(joinPath(directory, QueueFormat.lockFileName))
+        let lock = try fileSystem.lock(joinPath(directory, StoreFileNames.lock))
         do {
             var deadLetterQueue: DurableQueue?
             if options.hasDeadLetterQueue {

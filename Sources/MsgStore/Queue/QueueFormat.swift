@@ -54,12 +54,7 @@ enum QueueFormat {
     static let segmentMagic: [UInt8] = Array("MSGQ".utf8)
     /// Magic bytes of a consumer snapshot.
     static let consumerMagic: [UInt8] = Array("MSGC".utf8)
-    /// File name suffix of segments.
-    static let segmentSuffix = ".qlog"
-    /// File name of the consumer state.
-    static let consumerFileName = "CONSUMER.qstate"
-    /// File name of the directory lock.
-    static let lockFileName = "LOCK"
+    // File names (segments, consumer state, lock): ``StoreFileNames``.
     /// Largest reason string stored with a dead letter.
     static let maxReasonBytes = 1024
 
@@ -74,20 +69,6 @@ enum QueueFormat {
 
     /// Bit in a message record's flags: dead-letter fields follow.
     static let flagDeadLetter: UInt8 = 1
-
-    /// The file name of segment `number`: `000001.qlog`.
-    static func segmentFileName(_ number: UInt32) -> String {
-        let digits = String(number)
-        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits + segmentSuffix
-    }
-
-    /// The number of a segment file name, or nil if `name` is not one.
-    static func segmentNumber(fromFileName name: String) -> UInt32? {
-        guard name.hasSuffix(segmentSuffix) else { return nil }
-        let stem = name.dropLast(segmentSuffix.count)
-        guard !stem.isEmpty, stem.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return UInt32(stem)
-    }
 }
 
 /// A segment's first record.

@@ -72,10 +72,10 @@ public struct QueueInspection: Sendable {
         var inspection = QueueInspection(path: path)
         var acked = AckedSequences()
         var segmentPaths: [String] = []
-        if path.hasSuffix(QueueFormat.segmentSuffix) {
+        if path.hasSuffix(StoreFileNames.queueSegmentSuffix) {
             segmentPaths = [path]
         } else {
-            let consumerPath = joinPath(path, QueueFormat.consumerFileName)
+            let consumerPath = joinPath(path, StoreFileNames.queueConsumerState)
             if fileSystem.exists(consumerPath) {
                 acked = try ConsumerState.read(path: consumerPath, fileSystem: fileSystem).state.acked ?? acked
             }
@@ -136,8 +136,8 @@ public struct QueueVerification: Sendable {
 
 /// The segment files of a queue directory, oldest first.
 func queueSegmentPaths(inDirectory path: String, fileSystem: any FileSystem) throws -> [String] {
-    try fileSystem.contentsOfDirectory(path).compactMap(QueueFormat.segmentNumber(fromFileName:)).sorted()
-        .map { joinPath(path, QueueFormat.segmentFileName($0)) }
+    try fileSystem.contentsOfDirectory(path).compactMap(StoreFileNames.queueSegmentNumber).sorted()
+        .map { joinPath(path, StoreFileNames.queueSegment($0)) }
 }
 
 /// Checks every checksum, header and sequence of a queue directory (or one
@@ -153,10 +153,10 @@ func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -
         }
     }
     var segmentPaths: [String] = []
-    if path.hasSuffix(QueueFormat.segmentSuffix) {
+    if path.hasSuffix(StoreFileNames.queueSegmentSuffix) {
         segmentPaths = [path]
     } else {
-        let consumerPath = joinPath(path, QueueFormat.consumerFileName)
+        let consumerPath = joinPath(path, StoreFileNames.queueConsumerState)
         if fileSystem.exists(consumerPath) {
             verification.filesChecked += 1
             do {

@@ -38,7 +38,7 @@ extension QueueStorage {
     static func recover(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks)
         throws -> (storage: QueueStorage, unacked: [RecoveredMessage], report: QueueRecoveryReport) {
         var report = QueueRecoveryReport()
-        let consumerPath = joinPath(directory, QueueFormat.consumerFileName)
+        let consumerPath = joinPath(directory, StoreFileNames.queueConsumerState)
 
         // 1. Consumer state.
         var consumer = ConsumerState()
@@ -56,12 +56,12 @@ extension QueueStorage {
         var segments: [Segment] = []
         var numbers: [UInt32] = []
         for name in try fileSystem.contentsOfDirectory(directory) {
-            if let number = QueueFormat.segmentNumber(fromFileName: name) { numbers.append(number) }
+            if let number = StoreFileNames.queueSegmentNumber(name) { numbers.append(number) }
         }
         numbers.sort()
         var headers: [QueueSegmentHeader?] = []
         for number in numbers {
-            let path = joinPath(directory, QueueFormat.segmentFileName(number))
+            let path = joinPath(directory, StoreFileNames.queueSegment(number))
             headers.append(try QueueSegmentReader(path: path, fileSystem: fileSystem).readHeader())
         }
         var unacked: [RecoveredMessage] = []
@@ -72,7 +72,7 @@ extension QueueStorage {
         var activeLength: Int64 = 0
         var deleted = false
         for (index, number) in numbers.enumerated() {
-            let path = joinPath(directory, QueueFormat.segmentFileName(number))
+            let path = joinPath(directory, StoreFileNames.queueSegment(number))
             let isLast = index == numbers.count - 1
             // A segment whose successor starts at or below the low-water mark is fully acked: delete
             // unread. Not when the successor is the last segment: that one may be left by a failed roll
@@ -157,7 +157,7 @@ extension QueueStorage {
         } else {
             let number = (numbers.last ?? 0) + 1
             let segment = Segment(number: number, firstSequence: nextSequence,
-                                  path: joinPath(directory, QueueFormat.segmentFileName(number)))
+                                  path: joinPath(directory, StoreFileNames.queueSegment(number)))
             writer = try createSegment(segment, fileSystem: fileSystem, directory: directory)
             segments.append(segment)
         }

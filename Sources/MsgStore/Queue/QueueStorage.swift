@@ -74,7 +74,7 @@ final class QueueStorage {
         self.consumerWriter = consumerWriter
     }
 
-    var consumerPath: String { joinPath(directory, QueueFormat.consumerFileName) }
+    var consumerPath: String { joinPath(directory, StoreFileNames.queueConsumerState) }
 
     // MARK: Appending
 
@@ -147,7 +147,7 @@ final class QueueStorage {
         let previous = segments.last!
         let number = previous.number + 1
         let segment = Segment(number: number, firstSequence: nextSequence,
-                              path: joinPath(directory, QueueFormat.segmentFileName(number)))
+                              path: joinPath(directory, StoreFileNames.queueSegment(number)))
         testHooks.run(.queueRollBeforeCreate)
         let next: LogWriter
         do {
@@ -188,7 +188,7 @@ final class QueueStorage {
     /// Reads payloads back from their segments (messages over the memory budget).
     func readPayloads(_ locations: [QueueRecordLocation]) throws -> [[UInt8]] {
         try locations.map { location in
-            let path = joinPath(directory, QueueFormat.segmentFileName(location.segment))
+            let path = joinPath(directory, StoreFileNames.queueSegment(location.segment))
             let file = try fileSystem.open(path, mode: .read)
             defer { try? file.close() }
             return try QueueRecordLocation.readRecord(from: file, at: location.offset).payload
@@ -313,7 +313,7 @@ final class QueueStorage {
     /// closed and removed (best effort).
     static func writeConsumerSnapshot(_ acked: AckedSequences, deliveries: [UInt64: UInt32], path: String,
                                       fileSystem: any FileSystem, testHooks: TestHooks) throws -> LogWriter {
-        let temporary = path + ".tmp"
+        let temporary = StoreFileNames.temporary(for: path)
         let file = try fileSystem.open(temporary, mode: .createTruncate)
         do {
             let writer = LogWriter(file: file)

@@ -21,32 +21,24 @@ extension Store {
         else {
             throw StoreError(.invalidArgument, "queue name \"\(name)\": use 1-64 letters, digits, '.', '_' or '-'")
         }
-        return try engine.queues.withLock { queues in
-            if engine.isClosed { throw StoreError(.closed, "the store is closed") }
-            if let open = queues[name] { return open }
+        return try engine.lifecycle.queue(named: name) {
             let directory = DurableQueue.directory(forQueue: name, inDataDirectory: engine.directory)
             try engine.fileSystem.createDirectory(directory)
-            let queue = try DurableQueue.open(directory: directory, fileSystem: engine.fileSystem, options: options,
-                                              testHooks: engine.testHooks)
-            queues[name] = queue
-            return queue
+            return try DurableQueue.open(directory: directory, fileSystem: engine.fileSystem, options: options,
+                                         testHooks: engine.testHooks)
         }
     }
 
     /// Counters of every queue opened through ``queue(named:options:)``: depth,
     /// in flight, oldest unacked age, dead letters, enqueued and acked totals.
     public var queueStatistics: [String: QueueStats] {
-        engine.queues.withLock { $0.mapValues(\.stats) }
+        engine.lifecycle.queueStatistics
     }
 
     /// Closes the store's queues, then the store (see ``close()``). Prefer this
     /// in async code.
     public func close() async throws {
-        let queues = engine.queues.withLock { queues in
-            defer { queues.removeAll() }
-            return Array(queues.values)
-        }
-        for queue in queues { try await queue.close() }
+        for queue in engine.lifecycle.takeQueues() { try await queue.close() }
         try engine.close()
     }
 }
@@ -55,10 +47,7 @@ extension Engine {
     /// Closes the open queues from a synchronous `close()`: each queue's own
     /// thread finishes its writes; this thread waits for it.
     func closeQueuesBlocking() throws {
-        let queues = self.queues.withLock { queues in
-            defer { queues.removeAll() }
-            return Array(queues.values)
-        }
+        let queues = lifecycle.takeQueues()
         guard !queues.isEmpty else { return }
         final class Outcome: @unchecked Sendable { var error: (any Error)? }
         let outcome = Outcome()

@@ -62,7 +62,7 @@ public final class Store: Sendable {
 
     /// The handle of a declared table.
     public func table(_ name: String) throws -> Table {
-        guard let state = engine.tablesByName[name], state.handle.indexKind == nil else {
+        guard let state = engine.catalog.tablesByName[name], state.handle.indexKind == nil else {
             throw StoreError(.notFound, "no table named \"\(name)\"")
         }
         return state.handle
@@ -70,7 +70,7 @@ public final class Store: Sendable {
 
     /// The handle of an index of a table, for scanning it.
     public func index(_ name: String, on table: String) throws -> Table {
-        guard let state = engine.tablesByName[table + "." + name], state.handle.indexKind != nil else {
+        guard let state = engine.catalog.tablesByName[table + "." + name], state.handle.indexKind != nil else {
             throw StoreError(.notFound, "no index \"\(name)\" on table \"\(table)\"")
         }
         return state.handle
@@ -134,18 +134,18 @@ public final class Store: Sendable {
     /// succeeds. While flushes fail, writes that would exceed the memtable
     /// budget are refused with ``StoreError/Code/unavailable``.
     public var backgroundFailure: StoreError? {
-        engine.versionLock.withLock { engine.flushRetry.lastError ?? engine.compactionRetry.lastError }
+        engine.scheduler.transientFailure
     }
 
     /// The sequence number of the newest visible batch: reads at it see every
     /// batch committed up to it, whole.
-    public var lastSequence: UInt64 { engine.pipeline.published.load(ordering: .acquiring) }
+    public var lastSequence: UInt64 { engine.published.last }
 
     /// The current value of a row, or `nil` if it does not exist.
     public func get(_ table: Table, _ key: RowKey) throws -> [UInt8]? {
         if engine.isClosed { throw StoreError(.closed, "the store is closed") }
-        guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
-        return try engine.get(table: state, userKey: RowKeyCoding.encode(key))
+        guard let state = engine.catalog.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
+        return try engine.reads.get(table: state, userKey: RowKeyCoding.encode(key))
     }
 
     /// Whether a row exists.
@@ -165,7 +165,7 @@ public final class Store: Sendable {
     ) throws {
         if engine.isClosed { throw StoreError(.closed, "the store is closed") }
         guard limit > 0 else { return }
-        guard let state = engine.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
+        guard let state = engine.catalog.tablesById[table.id] else { throw StoreError(.notFound, "unknown table \(table)") }
         var prefix: [UInt8] = []
         prefix.appendLengthPrefixed(partitionKey)
         var seekKey = prefix
@@ -175,7 +175,7 @@ public final class Store: Sendable {
         }
         try prefix.withUnsafeBytes { prefixBytes in
             guard let partition = state.partition(forUserKey: prefixBytes) else { return }
-            let iterator = engine.rowIterator(partition: partition, prefix: prefixBytes)
+            let iterator = engine.reads.rowIterator(partition: partition, prefix: prefixBytes)
             try seekKey.withUnsafeBytes { try iterator.seek(userKey: $0) }
             var visited = 0
             while iterator.isValid {

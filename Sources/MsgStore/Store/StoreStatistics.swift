@@ -64,12 +64,12 @@ public struct StoreStatistics: Sendable, Equatable {
 extension Engine {
     func statistics() -> StoreStatistics {
         var statistics = StoreStatistics()
-        statistics.lastSequence = pipeline.published.load(ordering: .acquiring)
+        statistics.lastSequence = published.last
         statistics.commitGroups = pipeline.stats.groups.load(ordering: .relaxed)
         statistics.batches = pipeline.stats.batches.load(ordering: .relaxed)
         statistics.logSyncs = pipeline.stats.syncs.load(ordering: .relaxed)
         statistics.logBytesWritten = pipeline.stats.logBytes.load(ordering: .relaxed)
-        statistics.liveLogSegments = versionLock.withLock { liveLogs.count }
+        statistics.liveLogSegments = log.liveSegmentCount
         statistics.activeMemtableBytes = counters.activeMemtableBytes.load(ordering: .relaxed)
         statistics.immutableMemtableBytes = counters.immutableMemtableBytes.load(ordering: .relaxed)
         statistics.flushes = counters.flushes.load(ordering: .relaxed)
@@ -82,7 +82,7 @@ extension Engine {
         var counts = Array(repeating: 0, count: levelCount)
         var bytes = Array(repeating: UInt64(0), count: levelCount)
         var perPartition: [[UInt64]] = []
-        for partition in partitions {
+        for partition in catalog.partitions {
             let version = partition.version
             perPartition.append((0..<levelCount).map { version.bytes(level: $0) })
             for level in 0..<levelCount {

@@ -6,18 +6,6 @@
 /// whole state, then switches `CURRENT` to it, so a manifest never grows
 /// without bound across restarts. See docs/manifest-format.md.
 final class Manifest {
-    static let currentFileName = "CURRENT"
-
-    static func fileName(_ number: UInt64) -> String {
-        let digits = String(number)
-        return "MANIFEST-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-    }
-
-    static func manifestNumber(_ name: String) -> UInt64? {
-        guard name.hasPrefix("MANIFEST-") else { return nil }
-        return UInt64(name.dropFirst(9))
-    }
-
     let directory: String
     let fileSystem: any FileSystem
     let number: UInt64
@@ -43,27 +31,27 @@ final class Manifest {
     /// - Corruption before the tail: `.corruption` naming the file and offset.
     static func load(directory: String, fileSystem: any FileSystem) throws -> Loaded {
         var loaded = Loaded()
-        let currentPath = joinPath(directory, currentFileName)
+        let currentPath = joinPath(directory, StoreFileNames.current)
         var name: String?
         if fileSystem.exists(currentPath) {
             let file = try fileSystem.open(currentPath, mode: .read)
             let text = String(decoding: try file.readAll(), as: UTF8.self)
             try file.close()
             let trimmed = text.hasSuffix("\n") ? String(text.dropLast()) : text
-            if manifestNumber(trimmed) != nil { name = trimmed }
+            if StoreFileNames.manifestNumber(trimmed) != nil { name = trimmed }
             else { loaded.notes.append("CURRENT holds no manifest name (\(text.count) bytes); using the newest manifest") }
         }
         if name == nil {
-            let manifests = try fileSystem.contentsOfDirectory(directory).compactMap(manifestNumber).sorted()
+            let manifests = try fileSystem.contentsOfDirectory(directory).compactMap(StoreFileNames.manifestNumber).sorted()
             guard let newest = manifests.last else { return loaded }
-            if loaded.notes.isEmpty { loaded.notes.append("CURRENT is missing; using the newest manifest \(fileName(newest))") }
-            name = fileName(newest)
+            if loaded.notes.isEmpty { loaded.notes.append("CURRENT is missing; using the newest manifest \(StoreFileNames.manifest(newest))") }
+            name = StoreFileNames.manifest(newest)
         }
         let path = joinPath(directory, name!)
         guard fileSystem.exists(path) else {
             throw StoreError.corruption("CURRENT names \(name!), which does not exist", file: currentPath, offset: 0)
         }
-        loaded.manifestNumber = manifestNumber(name!)
+        loaded.manifestNumber = StoreFileNames.manifestNumber(name!)
         var state = VersionState()
         let summary = try LogReader(path: path, mode: .strict).read(using: fileSystem) { offset, record in
             guard let edit = VersionEdit.decode(record) else {
@@ -94,7 +82,7 @@ final class Manifest {
         self.directory = directory
         self.fileSystem = fileSystem
         self.number = number
-        let path = joinPath(directory, Self.fileName(number))
+        let path = joinPath(directory, StoreFileNames.manifest(number))
         let file = try fileSystem.open(path, mode: .createTruncate)
         writer = LogWriter(file: file)
         do {
@@ -113,7 +101,7 @@ final class Manifest {
     /// rename, sync the directory). After a failure which manifest is current
     /// is unknown: the caller must stop writing manifests.
     func makeCurrent() throws {
-        try fileSystem.writeAtomically(Array((Self.fileName(number) + "\n").utf8), to: joinPath(directory, Self.currentFileName))
+        try fileSystem.writeAtomically(Array((StoreFileNames.manifest(number) + "\n").utf8), to: joinPath(directory, StoreFileNames.current))
     }
 
     /// Appends an edit and syncs it; the edit takes effect only after this

@@ -17,27 +17,15 @@ final class SSTableFile: Sendable {
     init(metadata: FileMetadata, directory: String, fileSystem: any FileSystem, cache: BlockCache?) throws {
         self.metadata = metadata
         self.cache = cache
-        self.path = joinPath(directory, SSTableFile.fileName(metadata.number))
+        self.path = joinPath(directory, StoreFileNames.table(metadata.number))
         self.fileSystem = fileSystem
         guard fileSystem.exists(path) else {
-            throw StoreError.corruption("the manifest lists \(SSTableFile.fileName(metadata.number)), which is missing", file: path, offset: nil)
+            throw StoreError.corruption("the manifest lists \(StoreFileNames.table(metadata.number)), which is missing", file: path, offset: nil)
         }
         self.reader = try SSTableReader.open(fileSystem: fileSystem, path: path, fileNumber: metadata.number, cache: cache)
         guard reader.fileSize == metadata.size else {
             throw StoreError.corruption("file is \(reader.fileSize) bytes; the manifest says \(metadata.size)", file: path, offset: nil)
         }
-    }
-
-    /// The file name of SSTable `number`.
-    static func fileName(_ number: UInt64) -> String {
-        let digits = String(number)
-        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".sst"
-    }
-
-    /// The number of an SSTable file name, if it is one.
-    static func fileNumber(_ name: String) -> UInt64? {
-        guard name.hasSuffix(".sst") else { return nil }
-        return UInt64(name.dropLast(4))
     }
 
     /// Marks the file for deletion once no version or read holds it.

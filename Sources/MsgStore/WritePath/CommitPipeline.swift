@@ -1,24 +1,5 @@
 import Synchronization
 
-/// What the commit pipeline needs from the store: turning a batch into its
-/// final ops (index maintenance), and applying committed batches.
-protocol CommitTarget: AnyObject, Sendable {
-    /// Appends the index ops a batch implies. Called by the leader, in commit
-    /// order, before the batch is logged. `overlay` carries the effects of the
-    /// earlier batches of the same group, which are not applied yet.
-    func expandIndexes(_ batch: inout WriteBatch, overlay: inout IndexOverlay) throws
-    /// Inserts a logged batch into the memtables.
-    func apply(_ record: UnsafeRawBufferPointer) throws
-    /// Called by the leader after a group is applied and published (log
-    /// roll, memtable rotation, flush scheduling). Returns an error only when
-    /// the log can no longer be trusted: later writes are then refused.
-    func afterGroup() -> StoreError?
-    /// Blocks the leader while the memtables are over budget (flushes
-    /// catching up). Throws — and the group is refused, with nothing of it
-    /// logged — when writes cannot go on now.
-    func waitForMemoryBudget() throws
-}
-
 /// How a group commit ended.
 private enum GroupOutcome {
     /// Logged, applied and published; with `laterFailure`, work after the
@@ -45,10 +26,22 @@ private enum GroupOutcome {
 /// thread of Swift's cooperative pool: they suspend, and the pipeline's own
 /// *log thread* leads for them.
 ///
+/// The leader works with the parts it is given at construction — it calls
+/// them, they never call it (no reference leads back to the pipeline or its
+/// owner):
+/// - ``MemTableSet``: backpressure before the group (``MemTableSet/waitForBudget()``),
+///   applying each logged batch, and rotating memtables after the group;
+/// - ``IndexMaintenance``: the index ops each batch implies;
+/// - ``LogManager``: the open log segment to append to and sync, and
+///   rolling it after the group;
+/// - ``PublishedSequence``: where the group becomes visible.
+/// The engine drives the rest (``withExclusiveLeadership(_:)``, ``fail(_:)``,
+/// ``shutdown()``).
+///
 /// Invariants: at most one leader at a time (`leaderActive`); sequence
 /// numbers, log order, memtable order and publication order are all queue
-/// order; `published` only grows and always ends a whole batch, so a reader
-/// at snapshot `published` sees every earlier batch whole.
+/// order; the published sequence only grows and always ends a whole batch,
+/// so a reader at that snapshot sees every earlier batch whole.
 final class CommitPipeline: @unchecked Sendable {
     private final class Request {
         var batch: WriteBatch
@@ -75,30 +68,34 @@ final class CommitPipeline: @unchecked Sendable {
     private var failure: StoreError?
 
     // Owned by the current leader:
-    private let wal: WriteAheadLog
     private var nextSequence: UInt64
     private var clock: CommitClock
-    private unowned(unsafe) let target: any CommitTarget
     private let maxGroupBytes: Int
 
-    /// The last sequence number whose batch is fully applied and visible.
-    let published: Atomic<UInt64>
-    /// The commit timestamp of the batch at `published`.
-    let publishedTimestamp: Atomic<Int64>
+    // The parts the leader calls (see the type's documentation):
+    private let log: LogManager
+    private let memtables: MemTableSet
+    private let indexes: IndexMaintenance
+    private let published: PublishedSequence
+
     /// Counters.
     let stats = CommitStats()
 
-    init(wal: WriteAheadLog, lastSequence: UInt64, clock: CommitClock, target: any CommitTarget, options: StoreOptions) {
+    /// A pipeline whose next batch gets sequence `lastSequence + 1`, stamped
+    /// by `clock`; starts the log thread. `published` must already hold
+    /// `lastSequence` and `clock.last`.
+    init(log: LogManager, memtables: MemTableSet, indexes: IndexMaintenance, published: PublishedSequence,
+         lastSequence: UInt64, clock: CommitClock, options: StoreOptions) {
         let lock = ConditionLock()
         self.lock = lock
         self.logThreadWakeup = LockCondition(lock)
-        self.wal = wal
+        self.log = log
+        self.memtables = memtables
+        self.indexes = indexes
+        self.published = published
         self.nextSequence = lastSequence + 1
         self.clock = clock
-        self.target = target
         self.maxGroupBytes = options.maxGroupCommitBytes
-        self.published = Atomic(lastSequence)
-        self.publishedTimestamp = Atomic(clock.last)
         threadRunning = true
         startThread(name: "msgstore-log") { [self] in logThreadLoop() }
     }
@@ -287,7 +284,7 @@ final class CommitPipeline: @unchecked Sendable {
     /// nothing behind: the whole group is refused and the pipeline goes on.
     private func runGroup(_ group: [Request]) -> GroupOutcome {
         do {
-            try target.waitForMemoryBudget()
+            try memtables.waitForBudget()
         } catch {
             return .refused(Self.storeError(error))
         }
@@ -301,7 +298,7 @@ final class CommitPipeline: @unchecked Sendable {
                 let timestamp = clock.next()
                 request.batch.applyStamps(timestamp)
                 if request.batch.touchesIndexedTable {
-                    try target.expandIndexes(&request.batch, overlay: &overlay)
+                    try indexes.expand(&request.batch, overlay: &overlay)
                 }
                 let count = UInt64(max(request.batch.count, 1))
                 guard nextSequence <= UInt64.max - count else {
@@ -316,6 +313,7 @@ final class CommitPipeline: @unchecked Sendable {
             nextSequence = firstSequence
             return .refused(Self.storeError(error))
         }
+        let wal = log.leaderLog
         wal.appendCheckpointIfNeeded()
         for request in group {
             request.batch.bytes.withUnsafeBytes { wal.append($0) }
@@ -330,23 +328,34 @@ final class CommitPipeline: @unchecked Sendable {
         stats.logBytes.add(UInt64(wal.writer.flushedLength - lengthBefore), ordering: .relaxed)
         do {
             for request in group {
-                try request.batch.bytes.withUnsafeBytes { try target.apply($0) }
+                try request.batch.bytes.withUnsafeBytes { try memtables.apply($0) }
             }
         } catch {
             // Logged but not applicable: the memtables no longer match the log.
             return .failed(Self.storeError(error))
         }
-        publishedTimestamp.store(clock.last, ordering: .relaxed)
-        published.store(nextSequence - 1, ordering: .releasing)
+        published.publish(sequence: nextSequence - 1, timestamp: clock.last)
         stats.record(batches: group.count, sequences: nextSequence - firstSequence, synced: shouldSync)
-        return .committed(receipts, laterFailure: target.afterGroup())
+        return .committed(receipts, laterFailure: afterGroup())
     }
 
-    /// The log, for the leader's own use in `afterGroup` (rolling segments).
-    /// REQUIRES: called on the leader (from `CommitTarget.afterGroup`).
-    var logForLeader: WriteAheadLog { wal }
-    /// The commit clock's last value. REQUIRES: leader or quiesced.
-    var lastTimestamp: Int64 { clock.last }
+    /// After a group is applied and published: roll the log when its segment
+    /// is full; rotate memtables that are full, over the memory budget, or
+    /// pinning too many log segments (waking the flush thread). Returns an
+    /// error only when the log can no longer be trusted: later writes are
+    /// then refused.
+    private func afterGroup() -> StoreError? {
+        if let failure = log.rollIfFull() { return failure }
+        do {
+            try memtables.rotateWhereDue()
+        } catch {
+            return error as? StoreError ?? StoreError(.io, "log sync before a memtable rotation failed: \(error)")
+        }
+        #if DEBUG
+        memtables.checkInvariants()
+        #endif
+        return nil
+    }
 }
 
 /// Counters of the commit pipeline.

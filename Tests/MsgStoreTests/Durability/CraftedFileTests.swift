@@ -33,7 +33,7 @@ import Testing
         batch.put(table, RowKey(partitionKey: [1]), value: [1])
         batch.put(table, RowKey(partitionKey: [2]), value: [2])
         batch.writeHeader(baseSequence: UInt64.max, timestamp: 1)
-        let path = directory.file(WriteAheadLog.fileName(90))
+        let path = directory.file(StoreFileNames.log(90))
         try writeLog(path, [batch.bytes])
         #expect {
             _ = try Store.open(at: directory.path, tables: Self.kvOnly)
@@ -49,9 +49,9 @@ import Testing
         state.nextFileNumber = 10
         var edit = state.snapshotEdit()
         edit.nextFileNumber = UInt64.max
-        let manifest = directory.file(Manifest.fileName(91))
+        let manifest = directory.file(StoreFileNames.manifest(91))
         try writeLog(manifest, [edit.encode()])
-        try PosixFileSystem().writeAtomically(Array((Manifest.fileName(91) + "\n").utf8), to: directory.file("CURRENT"))
+        try PosixFileSystem().writeAtomically(Array((StoreFileNames.manifest(91) + "\n").utf8), to: directory.file("CURRENT"))
         #expect {
             _ = try Store.open(at: directory.path, tables: Self.kvOnly)
         } throws: { error in
@@ -65,12 +65,12 @@ import Testing
         var catalog = SchemaCatalog()
         catalog.entries.append(.init(id: tableId(for: "kv"), name: "kv", partitionCount: 1, kind: 0))
         catalog.entries.append(.init(id: tableId(for: "ghost"), name: "ghost", partitionCount: Int(UInt32.max), kind: 0))
-        try PosixFileSystem().writeAtomically(catalog.encode(), to: directory.file(SchemaCatalog.fileName))
+        try PosixFileSystem().writeAtomically(catalog.encode(), to: directory.file(StoreFileNames.schema))
         #expect {
             _ = try Store.open(at: directory.path, tables: Self.kvOnly)
         } throws: { error in
             let error = error as! StoreError
-            return error.code == .corruption && error.file == directory.file(SchemaCatalog.fileName)
+            return error.code == .corruption && error.file == directory.file(StoreFileNames.schema)
         }
     }
 
@@ -95,12 +95,12 @@ import Testing
             try store.write(batch)
             try store.flush()
         }
-        let before = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(SSTableFile.fileNumber)
+        let before = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(StoreFileNames.tableNumber)
         #expect(before.count == 3)
         for i in 0..<600 { _ = try store.get(kv, RowKey(partitionKey: [UInt8(i % 256), UInt8(i / 256)])) }
         #expect(before.contains { store.engine.blockCache.holdsBlocks(ofFile: $0) })
         try store.settle()  // compacts the three files into new ones
-        let after = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(SSTableFile.fileNumber)
+        let after = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(StoreFileNames.tableNumber)
         #expect(Set(after).isDisjoint(with: before))
         for number in before { #expect(!store.engine.blockCache.holdsBlocks(ofFile: number), "file \(number) still cached") }
         try store.close()

@@ -34,7 +34,7 @@ import Testing
         var acked: [Int: [UInt8]] = [:]
         var blockedTable: UInt64?
         func highestLog() throws -> UInt64 {
-            try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(WriteAheadLog.segmentNumber).max() ?? 0
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(StoreFileNames.logNumber).max() ?? 0
         }
         var afterRoll = 0
         for i in 0..<5_000 {
@@ -45,7 +45,7 @@ import Testing
             acked[i] = value
             if blockedTable == nil, gate.heldSyncs > 0 {
                 // The flush's SSTable: the only one in the directory while its sync is held.
-                blockedTable = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(SSTableFile.fileNumber).max()
+                blockedTable = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(StoreFileNames.tableNumber).max()
             }
             // Some acknowledged writes in the rolled-to segment, then stop.
             if let blockedTable, try highestLog() > blockedTable {

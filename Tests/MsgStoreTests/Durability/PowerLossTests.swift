@@ -1018,7 +1018,7 @@ enum TombstoneScenario {
 /// their last 4 bytes, big-endian: the tombstone scenario's sort keys).
 func powerLossLayout(_ store: Store) -> String {
     var out: [String] = []
-    for partition in store.engine.partitions {
+    for partition in store.engine.catalog.partitions {
         let version = partition.version
         for level in 0..<levelCount where !version.levels[level].isEmpty {
             let files = version.levels[level].map { f -> String in

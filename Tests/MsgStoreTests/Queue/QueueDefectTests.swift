@@ -148,7 +148,7 @@ import Testing
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions(maxSegmentBytes: 1024))
         _ = try await queue.enqueue(queueBytes("durable"))
-        fileSystem.failOpens(containing: QueueFormat.segmentFileName(2))
+        fileSystem.failOpens(containing: StoreFileNames.queueSegment(2))
         // Transient: the roll is deferred and the batch goes on in segment 1 (QueueTransientFailureTests).
         _ = try await queue.enqueue(batch: Array(repeating: [UInt8](repeating: 1, count: 200), count: 10))
         fileSystem.failOpens(containing: nil)
@@ -163,7 +163,7 @@ import Testing
         options.maxConsumerStateBytes = 32  // the first deliveries record triggers a rewrite
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
         _ = try await queue.enqueue(batch: (0..<20).map { queueBytes("m\($0)") })
-        fileSystem.failOpens(containing: QueueFormat.consumerFileName + ".tmp")
+        fileSystem.failOpens(containing: StoreFileNames.queueConsumerState + ".tmp")
         let messages = try await queue.receive(max: 20)
         // Transient: the rewrite is deferred and the ack succeeds (QueueTransientFailureTests).
         try await queue.ack(messages)
@@ -187,7 +187,7 @@ import Testing
         let second = Task { try await queue.enqueue(queueBytes("b2")) }
         let ack = Task { try await queue.ack(a) }
         #expect(await queueEventually { queue.inbox.pendingCount == 2 })
-        fileSystem.failSyncs(containing: QueueFormat.consumerFileName)  // the ack delta's fdatasync fails
+        fileSystem.failSyncs(containing: StoreFileNames.queueConsumerState)  // the ack delta's fdatasync fails
         fileSystem.holdSyncs(containing: nil)
         _ = try await first.value
         let b2 = await second.result
@@ -240,7 +240,7 @@ import Testing
         _ = try await queue.enqueue(queueBytes("durable"))
         // The roll syncs the batch's first records into segment 1 and creates segment 2 (its header
         // written); then the batch's write to segment 2 fails.
-        fileSystem.failWrites(containing: QueueFormat.segmentFileName(2), after: 1)
+        fileSystem.failWrites(containing: StoreFileNames.queueSegment(2), after: 1)
         await #expect(throws: StoreError.self) {
             try await queue.enqueue(batch: (0..<10).map { queueBytes("failed \($0) " + String(repeating: "z", count: 200)) })
         }

@@ -51,7 +51,7 @@ import Testing
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
         var expected = ["first"]
         _ = try await queue.enqueue(queueBytes("first"))
-        fault.arm(fileSystem, QueueFormat.segmentFileName(2))
+        fault.arm(fileSystem, StoreFileNames.queueSegment(2))
         // This batch crosses the roll: the roll is deferred, the batch goes on in segment 1.
         let batch = (0..<10).map { "batch \($0) " + String(repeating: "b", count: 200) }
         _ = try await queue.enqueue(batch: batch.map(queueBytes))
@@ -101,12 +101,12 @@ import Testing
         try await queue.ack(try await queue.receive(max: 10))
         // The roll creates segment 2 (header written, first sequence 5), its sync fails, and so
         // does removing it: a segment claiming sequence 5 is left behind while 5 goes into segment 1.
-        fileSystem.failSyncs(containing: QueueFormat.segmentFileName(2))
-        fileSystem.failRemoves(containing: QueueFormat.segmentFileName(2))
+        fileSystem.failSyncs(containing: StoreFileNames.queueSegment(2))
+        fileSystem.failRemoves(containing: StoreFileNames.queueSegment(2))
         _ = try await queue.enqueue(queueBytes("after the failed roll"))
         fileSystem.failSyncs(containing: nil)
         fileSystem.failRemoves(containing: nil)
-        #expect(fileSystem.exists(joinPath(dir.queue(), QueueFormat.segmentFileName(2))), "the test needs the stale segment")
+        #expect(fileSystem.exists(joinPath(dir.queue(), StoreFileNames.queueSegment(2))), "the test needs the stale segment")
         try await queue.close()
         // Segment 2's header must not prove segment 1 fully acked.
         let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -127,13 +127,13 @@ import Testing
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
         _ = try await queue.enqueue(batch: (0..<12).map { queueBytes("m\($0) " + String(repeating: "d", count: 300)) })
         #expect(queue.stats.segments > 2)
-        fileSystem.failRemoves(containing: QueueFormat.segmentSuffix)
+        fileSystem.failRemoves(containing: StoreFileNames.queueSegmentSuffix)
         try await queue.ack(try await queue.receive(max: 8))
         #expect(queue.writeRefusal == nil, "a failed segment deletion made the queue refuse work")
         fileSystem.failRemoves(containing: nil)
-        let before = try fileSystem.contentsOfDirectory(dir.queue()).filter { $0.hasSuffix(QueueFormat.segmentSuffix) }.count
+        let before = try fileSystem.contentsOfDirectory(dir.queue()).filter { $0.hasSuffix(StoreFileNames.queueSegmentSuffix) }.count
         try await queue.ack(try await queue.receive(max: 1))  // the next ack deletes what is consumed
-        let after = try fileSystem.contentsOfDirectory(dir.queue()).filter { $0.hasSuffix(QueueFormat.segmentSuffix) }.count
+        let after = try fileSystem.contentsOfDirectory(dir.queue()).filter { $0.hasSuffix(StoreFileNames.queueSegmentSuffix) }.count
         #expect(after < before, "the consumed segments were never deleted")
         try await queue.close()
         let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -152,8 +152,8 @@ import Testing
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
         let all = (0..<60).map { "m\($0)" }
         _ = try await queue.enqueue(batch: all.map(queueBytes))
-        let consumerPath = joinPath(dir.queue(), QueueFormat.consumerFileName)
-        fault.arm(fileSystem, QueueFormat.consumerFileName + ".tmp")
+        let consumerPath = joinPath(dir.queue(), StoreFileNames.queueConsumerState)
+        fault.arm(fileSystem, StoreFileNames.queueConsumerState + ".tmp")
         var acked: Set<String> = []
         // Ack every other message, in ones: each ack leaves a gap, so the state keeps growing.
         for _ in 0..<10 {
@@ -192,7 +192,7 @@ import Testing
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
         _ = try await queue.enqueue(batch: (0..<10).map { queueBytes("m\($0)") })
         let messages = try await queue.receive(max: 10, visibilityTimeout: .seconds(600))
-        let consumerPath = joinPath(dir.queue(), QueueFormat.consumerFileName)
+        let consumerPath = joinPath(dir.queue(), StoreFileNames.queueConsumerState)
         fileSystem.failDirectorySyncs(containing: dir.queue())
         // Once past 64 bytes, an ack's rewrite renames its snapshot into place (the file shrinks),
         // then the directory sync fails: the ack succeeds (it was durable in the old file).

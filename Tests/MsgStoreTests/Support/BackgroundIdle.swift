@@ -11,24 +11,10 @@ extension Store {
     /// and so the sequence of file system operations — a function of the
     /// seed alone, so that a failing seed replays exactly.
     ///
-    /// Reads engine internals (read-only); "due" mirrors `compactionDue()`.
+    /// Asks the engine's ``BackgroundScheduler`` (its test entry point).
     @discardableResult
     func waitForBackgroundIdle(seconds: Double = 20) -> Bool {
-        let engine = self.engine
-        let deadline = CommitClock.monotonicMicroseconds() + Int64(seconds * 1_000_000)
-        return engine.versionLock.withLock {
-            while true {
-                if engine.backgroundError != nil || engine.stopping { return true }
-                let flushPending = engine.partitions.contains { $0.oldestImmutable != nil }
-                if engine.runningJobs == 0 && !flushPending && !engine.isCompactionDueForTests { return true }
-                if CommitClock.monotonicMicroseconds() > deadline { return false }
-                if engine.runningJobs > 0 {
-                    engine.progressWakeup.wait()  // finishJob broadcasts it
-                } else {
-                    engine.versionLock.wait(seconds: 0.0005)  // a job is due: the thread is about to take it
-                }
-            }
-        }
+        engine.scheduler.waitUntilIdle(deadline: CommitClock.monotonicMicroseconds() + Int64(seconds * 1_000_000))
     }
 
     /// Whether a flush about to start should wait, so that the flush and
@@ -37,23 +23,7 @@ extension Store {
     /// engine has switched to settling. With it, which compaction is picked
     /// never depends on how far a concurrent flush got.
     func flushShouldWaitForCompactions(settleRequested: Bool) -> Bool {
-        let engine = self.engine
-        return engine.versionLock.withLock {
-            if engine.backgroundError != nil || engine.stopping { return false }
-            if settleRequested && !engine.settling { return true }
-            return engine.runningJobs > 1 || engine.isCompactionDueForTests
-        }
-    }
-}
-
-extension Engine {
-    /// Mirrors `compactionDue()` (private). REQUIRES: versionLock held.
-    var isCompactionDueForTests: Bool {
-        partitions.contains { partition in
-            let version = partition.version
-            if version.levels[0].count >= level0Trigger { return true }
-            return (1..<(levelCount - 1)).contains { version.bytes(level: $0) >= options.targetBytes(level: $0) }
-        }
+        engine.scheduler.flushShouldWaitForCompactions(settleRequested: settleRequested)
     }
 }
 

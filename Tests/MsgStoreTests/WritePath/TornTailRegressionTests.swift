@@ -46,10 +46,10 @@ import Testing
             try store.write(batch, sync: true)
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        let live = names.compactMap(WriteAheadLog.segmentNumber).max()!
+        let live = names.compactMap(StoreFileNames.logNumber).max()!
         // "Crash": leave the files as they are (the store is dropped without close).
         _ = store
-        return directory.file(WriteAheadLog.fileName(live))
+        return directory.file(StoreFileNames.log(live))
     }
 
     private func zero(_ path: String, from start: Int, count: Int) throws {
@@ -79,14 +79,14 @@ import Testing
         var big = WriteBatch()
         big.put(kv, Self.key(999), value: [UInt8](repeating: 9, count: 100_000))
         try store.write(big, sync: false)
-        let live = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(WriteAheadLog.segmentNumber).max()!
-        let livePath = directory.file(WriteAheadLog.fileName(live))
+        let live = try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap(StoreFileNames.logNumber).max()!
+        let livePath = directory.file(StoreFileNames.log(live))
         let records = try LogInspection.inspect(path: livePath).records
         let bigRecord = try #require(records.last)
         let copy = TestDirectory()
         try crashImage(of: directory.path, into: copy)
         _ = store
-        let copiedLive = copy.file(WriteAheadLog.fileName(live))
+        let copiedLive = copy.file(StoreFileNames.log(live))
         try zero(copiedLive, from: Int(bigRecord.offset), count: 4_096)
 
         let reopened = try Store.open(at: copy.path, tables: Self.kvOnly)

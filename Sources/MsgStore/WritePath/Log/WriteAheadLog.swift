@@ -48,18 +48,6 @@ final class WriteAheadLog {
         case deferred(StoreError)
     }
 
-    /// File name of segment `number`.
-    static func fileName(_ number: UInt64) -> String {
-        let digits = String(number)
-        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".log"
-    }
-
-    /// The segment number of a file name like `000012.log`, if it is one.
-    static func segmentNumber(_ name: String) -> UInt64? {
-        guard name.hasSuffix(".log") else { return nil }
-        return UInt64(name.dropLast(4))
-    }
-
     /// Creates (and makes durable) a new, empty segment `number` to append to.
     init(directory: String, fileSystem: any FileSystem, segmentBytes: Int, number: UInt64, preallocates: Bool = false) throws {
         self.directory = directory
@@ -74,11 +62,11 @@ final class WriteAheadLog {
     /// Creates segment `number`, zero-filled to `preallocatedBytes` (plus room
     /// for one maximal group), synced, and its directory entry synced.
     private static func createSegment(directory: String, number: UInt64, fileSystem: any FileSystem, preallocatedBytes: Int) throws -> any StorageFile {
-        let path = joinPath(directory, fileName(number))
+        let path = joinPath(directory, StoreFileNames.log(number))
         // A segment number is never reused: truncating an existing segment
         // could wipe the only copy of acknowledged writes.
         guard !fileSystem.exists(path) else {
-            throw StoreError(.io, "refusing to create log segment \(fileName(number)): it already exists", file: path)
+            throw StoreError(.io, "refusing to create log segment \(StoreFileNames.log(number)): it already exists", file: path)
         }
         let file = try fileSystem.open(path, mode: .createTruncate)
         do {
@@ -208,11 +196,11 @@ final class WriteAheadLog {
 
     /// Segment numbers present in `directory`, ascending.
     static func segments(in directory: String, fileSystem: any FileSystem) throws -> [UInt64] {
-        try fileSystem.contentsOfDirectory(directory).compactMap(segmentNumber).sorted()
+        try fileSystem.contentsOfDirectory(directory).compactMap(StoreFileNames.logNumber).sorted()
     }
 
     /// What recovery found.
-    struct RecoveryReport {
+    struct RecoveryReport: Sendable {
         var segments: [UInt64] = []
         var records = 0
         /// Torn tails cut: (file, offset, reason).
@@ -231,7 +219,7 @@ final class WriteAheadLog {
     ) throws -> RecoveryReport {
         var report = RecoveryReport()
         for (position, number) in numbers.enumerated() {
-            let path = joinPath(directory, fileName(number))
+            let path = joinPath(directory, StoreFileNames.log(number))
             let isLast = position == numbers.count - 1
             let checkpoints: ((UnsafeRawBufferPointer) -> Int64?)? = isLast ? { checkpointedLength($0) } : nil
             let reader = LogReader(path: path, mode: mode, syncedLength: checkpoints)
@@ -262,7 +250,7 @@ final class WriteAheadLog {
             report.tornTails.append((path, torn.offset, torn.reason))
             if !isLast {
                 for later in numbers[(position + 1)...] {
-                    try fileSystem.remove(joinPath(directory, fileName(later)))
+                    try fileSystem.remove(joinPath(directory, StoreFileNames.log(later)))
                 }
                 try fileSystem.syncDirectory(directory)
                 break

@@ -1,6 +1,22 @@
-/// The read path: point lookups and partition iterators over memtables and
-/// SSTables at a snapshot.
-extension Engine {
+/// The read path: point lookups (through the row cache, for tables that
+/// cache rows) and partition iterators over memtables and SSTables, at the
+/// snapshot of the ``PublishedSequence``.
+///
+/// Holds no state of its own: each read takes a ``Partition/ReadView``
+/// (under the partition's lock) and then reads without any lock; the row
+/// cache has its own lock (a leaf).
+final class ReadPath: Sendable {
+    private let rowCache: RowCache
+    private let published: PublishedSequence
+    private let testHooks: TestHooks
+
+    /// Reads through `rowCache` at the snapshots of `published`.
+    init(rowCache: RowCache, published: PublishedSequence, testHooks: TestHooks) {
+        self.rowCache = rowCache
+        self.published = published
+        self.testHooks = testHooks
+    }
+
     /// The newest visible value of `userKey`, or nil.
     ///
     /// Memtables newest first, then L0 files newest first (each consulting its
@@ -27,10 +43,10 @@ extension Engine {
             guard let partition = table.partition(forUserKey: key) else {
                 throw StoreError(.invalidArgument, "malformed row key")
             }
-            let complete = pipeline.published.load(ordering: .acquiring)
+            let complete = published.last
             let view = partition.readView()
             if testHooks.isArmed { testHooks.run(.afterReadView) }
-            let snapshot = pipeline.published.load(ordering: .acquiring)  // after the view: see Partition.readView
+            let snapshot = published.last  // after the view: see Partition.readView
             for memtable in view.memtables where !memtable.isEmpty {
                 switch memtable.get(userKey: key, snapshot: snapshot) {
                 case .found(let value): return (value, complete)
@@ -62,7 +78,7 @@ extension Engine {
     /// by key range or prefix filter — are left out.
     func rowIterator(partition: Partition, prefix: UnsafeRawBufferPointer?) -> SnapshotIterator {
         let view = partition.readView()
-        let snapshot = pipeline.published.load(ordering: .acquiring)  // after the view
+        let snapshot = published.last  // after the view
         var children: [any InternalIterator] = view.memtables.filter { !$0.isEmpty }.map { $0.makeIterator() }
         func wanted(_ file: SSTableFile) -> Bool {
             guard let prefix else { return true }

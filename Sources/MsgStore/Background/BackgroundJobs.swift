@@ -1,91 +1,65 @@
-/// Background work: one flush thread (immutable memtables → L0 SSTables) and
-/// one compaction thread (leveled, per partition), both the engine's own OS
-/// threads.
+/// The background jobs: flushing an immutable memtable to an L0 SSTable,
+/// compacting a partition's levels (Compaction.swift), and writing SSTables
+/// for both. ``BackgroundScheduler`` decides when they run, on its threads.
+///
+/// Stateless: what a job changes is owned by the parts it is given — the
+/// ``VersionSet`` (manifest edits, compaction pointers, under the
+/// ``VersionLock``), the ``Partition``s (installing files, under their own
+/// locks), the ``LogManager`` (forgetting obsolete segments), the counters.
 ///
 /// Failures are classified: writing an SSTable (open, write, sync) fails
 /// before anything relies on the file, so the job is retried with backoff
-/// (``RetryBackoff``; a full disk may free up). A failed manifest write
-/// leaves the manifest's state unknown: the store becomes read-only (writes
-/// answer `.unavailable`, reads go on) until it is reopened, which recovers
-/// everything acknowledged from the log.
-extension Engine {
+/// (it throws ``TransientFailure``; a full disk may free up). A failed
+/// manifest write leaves the manifest's state unknown: the store becomes
+/// read-only (writes answer `.unavailable`, reads go on) until it is
+/// reopened, which recovers everything acknowledged from the log.
+final class BackgroundJobs: Sendable {
     /// A job failed before anything relied on its output: retry later.
     struct TransientFailure: Error {
         let error: StoreError
     }
 
-    func startBackgroundThreads() {
-        versionLock.withLock { runningThreads = 2 }
-        startThread(name: "msgstore-flush") { [self] in backgroundLoop(flushing: true) }
-        startThread(name: "msgstore-compact") { [self] in backgroundLoop(flushing: false) }
+    // What the jobs work with (all immutable references; see the type's documentation).
+    /// The data directory SSTables are written to.
+    let directory: String
+    /// The file system SSTables are written through.
+    let fileSystem: any FileSystem
+    /// Block size, compression, bloom bits, level targets, triggers.
+    let options: StoreOptions
+    /// Every partition of the catalog.
+    let partitions: [Partition]
+    /// Manifest edits, file numbers, compaction pointers.
+    let versions: VersionSet
+    /// Live log segments (forgotten once flushed).
+    let log: LogManager
+    /// The sequence a flush records as the last one.
+    let published: PublishedSequence
+    /// Flush and compaction counters, memtable and L0 gauges.
+    let counters: EngineCounters
+    /// The cache new SSTables read through.
+    let blockCache: BlockCache
+    /// Crash points of the flush and compaction paths.
+    let testHooks: TestHooks
+
+    /// Jobs over `partitions`, publishing through `versions`.
+    init(directory: String, fileSystem: any FileSystem, options: StoreOptions, partitions: [Partition], versions: VersionSet,
+         log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache, testHooks: TestHooks) {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.options = options
+        self.partitions = partitions
+        self.versions = versions
+        self.log = log
+        self.published = published
+        self.counters = counters
+        self.blockCache = blockCache
+        self.testHooks = testHooks
     }
 
-    /// Lets running jobs finish, then stops both threads.
-    func stopBackgroundThreads() {
-        versionLock.withLock {
-            stopping = true
-            backgroundWakeup.broadcast()
-            progressWakeup.broadcast()
-            while runningThreads > 0 { progressWakeup.wait() }
-        }
-    }
-
-    private func backgroundLoop(flushing: Bool) {
-        versionLock.lock()
-        while !stopping {
-            if backgroundError != nil {
-                backgroundWakeup.wait()
-                continue
-            }
-            let retryAt = flushing ? flushRetry.notBefore : compactionRetry.notBefore
-            let now = CommitClock.monotonicMicroseconds()
-            if retryAt > now {
-                backgroundWakeup.wait(seconds: Double(retryAt - now) / 1e6)
-                continue
-            }
-            if flushing, let (partition, memtable) = nextFlush() {
-                runningJobs += 1
-                versionLock.unlock()
-                let result = Result { try flush(memtable, of: partition) }
-                versionLock.lock()
-                finishJob(result, flushing: true)
-            } else if !flushing, let job = pickCompaction() {
-                runningJobs += 1
-                versionLock.unlock()
-                let result = Result { try compact(job) }
-                job.partition.endCompaction()
-                versionLock.lock()
-                finishJob(result, flushing: false)
-            } else {
-                backgroundWakeup.wait()
-            }
-        }
-        runningThreads -= 1
-        progressWakeup.broadcast()
-        versionLock.unlock()
-    }
-
-    /// REQUIRES: versionLock held.
-    private func finishJob(_ result: Result<Void, any Error>, flushing: Bool) {
-        runningJobs -= 1
-        switch result {
-        case .success:
-            if flushing { flushRetry.succeeded() } else { compactionRetry.succeeded() }
-        case .failure(let failure as TransientFailure):
-            if flushing { flushRetry.failed(failure.error) } else { compactionRetry.failed(failure.error) }
-        case .failure(let error):
-            if backgroundError == nil {
-                let error = error as? StoreError ?? StoreError(.io, "background work failed: \(error)")
-                backgroundError = error
-                pipeline.fail(error)
-            }
-        }
-        backgroundWakeup.broadcast()
-        progressWakeup.broadcast()
-    }
+    // MARK: Flush
 
     /// The partition whose oldest immutable memtable is the oldest of all.
-    private func nextFlush() -> (Partition, MemTable)? {
+    func nextFlush() -> (Partition, MemTable)? {
         var best: (Partition, MemTable)?
         for partition in partitions {
             guard let memtable = partition.oldestImmutable else { continue }
@@ -94,10 +68,12 @@ extension Engine {
         return best
     }
 
-    // MARK: Flush
+    /// Whether some partition holds an immutable memtable (a flush is pending).
+    func flushPending() -> Bool { partitions.contains { $0.oldestImmutable != nil } }
 
     /// Writes an immutable memtable as an L0 SSTable, records it in the
     /// manifest, swaps it in, and deletes log segments no longer needed.
+    /// Runs without the version lock; takes it to publish.
     func flush(_ memtable: MemTable, of partition: Partition) throws {
         var tableOptions = SSTableOptions()
         tableOptions.blockSizeBytes = options.blockBytes
@@ -116,42 +92,46 @@ extension Engine {
         edit.flushed[partition.id] = memtable.largestSequence
         for file in output { edit.addedFiles.append((partition.id, 0, file.metadata)) }
         testHooks.run(.flushBeforeManifestEdit)
-        try versionLock.withLock {
-            edit.nextFileNumber = nextFileNumber.load(ordering: .relaxed)
-            edit.lastSequence = pipeline.published.load(ordering: .acquiring)
-            edit.lastTimestamp = pipeline.publishedTimestamp.load(ordering: .relaxed)
-            try recordEdit(edit)
+        try versions.lock.withLock { held in
+            edit.nextFileNumber = versions.upcomingFileNumber
+            edit.lastSequence = published.last
+            edit.lastTimestamp = published.lastTimestamp
+            try versions.record(edit, held)
             testHooks.run(.flushAfterManifestEdit)
             partition.installFlush(of: memtable, file: output.first)
+            #if DEBUG
+            versions.checkInstalled(partition.version, of: partition.id, held)
+            #endif
             counters.immutableMemtableBytes.add(-memtable.approximateBytes, ordering: .relaxed)
             counters.flushes.add(1, ordering: .relaxed)
             counters.flushBytesWritten.add(output.reduce(0) { $0 + $1.metadata.size }, ordering: .relaxed)
-            refreshLevel0Count()
-            try deleteObsoleteLogs()
+            refreshLevel0Count(held)
+            try deleteObsoleteLogs(held)
         }
     }
 
-    /// Deletes log segments older than every unflushed memtable. REQUIRES: versionLock held.
-    private func deleteObsoleteLogs() throws {
-        var needed = currentLogNumber.load(ordering: .acquiring)
+    /// Deletes log segments older than every unflushed memtable.
+    private func deleteObsoleteLogs(_ held: borrowing VersionLock.Held) throws {
+        var needed = log.currentNumber
         for partition in partitions {
             if let oldest = partition.oldestLogNeeded { needed = min(needed, oldest) }
         }
-        let obsolete = liveLogs.filter { $0 < needed }
+        let obsolete = log.liveSegments(below: needed)
         guard !obsolete.isEmpty else { return }
         var edit = VersionEdit()
         edit.logNumber = needed
-        try recordEdit(edit)
+        try versions.record(edit, held)
         for number in obsolete {
-            try? fileSystem.remove(joinPath(directory, WriteAheadLog.fileName(number)))
+            try? fileSystem.remove(joinPath(directory, StoreFileNames.log(number)))
         }
-        liveLogs.removeAll { $0 < needed }
+        log.forgetSegments(below: needed)
         // Best effort: a removal that does not survive a crash is redone at open.
         try? fileSystem.syncDirectory(directory)
     }
 
-    /// REQUIRES: versionLock held.
-    func refreshLevel0Count() {
+    /// Publishes the largest L0 file count of any partition (write stalls
+    /// read it). Under the lock, so that two jobs do not publish out of order.
+    func refreshLevel0Count(_ held: borrowing VersionLock.Held) {
         counters.maxLevel0Files.store(partitions.map { $0.version.levels[0].count }.max() ?? 0, ordering: .relaxed)
     }
 
@@ -199,8 +179,8 @@ extension Engine {
                     if !(isTombstone && dropsTombstone?(userKey) == true) {
                         if let current = builder, current.estimatedFileSize >= splitBytes { try finishCurrent() }
                         if builder == nil {
-                            number = newFileNumber()
-                            let handle = try fileSystem.open(joinPath(directory, SSTableFile.fileName(number)), mode: .createTruncate)
+                            number = versions.newFileNumber()
+                            let handle = try fileSystem.open(joinPath(directory, StoreFileNames.table(number)), mode: .createTruncate)
                             file = handle
                             builder = SSTableBuilder(file: handle, options: tableOptions)
                         }
@@ -214,7 +194,7 @@ extension Engine {
         } catch {
             builder?.abandon()
             try? file?.close()
-            if builder != nil { try? fileSystem.remove(joinPath(directory, SSTableFile.fileName(number))) }
+            if builder != nil { try? fileSystem.remove(joinPath(directory, StoreFileNames.table(number))) }
             for output in outputs { output.markObsolete() }
             throw error
         }
