@@ -191,6 +191,73 @@ extension DurableQueue {
         }
     }
 
+    /// Extends the lease of a message the caller holds: it stays invisible to
+    /// other receivers until `visibilityTimeout` from now (instead of its old
+    /// deadline), and its delivery count does not change. Returns the renewed
+    /// message, whose lease replaces the old one: ack, nack, extend or
+    /// dead-letter with the returned value from now on (the old lease is stale).
+    ///
+    /// In memory only, like every lease (nothing is written; works on a
+    /// read-only queue too). A consumer doing long work calls it well before
+    /// the deadline, so that the message is never delivered to a second
+    /// consumer while the first still makes progress.
+    /// - Throws: ``StoreError/Code/leaseNotHeld`` if the lease is no longer
+    ///   current (it timed out and the message was delivered again, it was
+    ///   nacked, acked or is moving to the dead-letter queue); `.closed` after close.
+    public func extendLease(_ message: QueueMessage, by visibilityTimeout: Duration) throws -> QueueMessage {
+        let deadline = ContinuousClock.now.advanced(by: visibilityTimeout)
+        return try state.withLock { state in
+            if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
+            guard var entry = state.entries[message.sequence], entry.leaseID == message.leaseID, entry.leaseID != 0,
+                  entry.leaseID != QueueState.movingLeaseID else {
+                throw StoreError(.leaseNotHeld, "message \(message.sequence) is no longer leased to this receiver; "
+                                 + "its lease was not extended", file: directory)
+            }
+            // A new lease id: the old deadline, still in the heap, no longer matches and is skipped.
+            entry.leaseID = state.nextLeaseID
+            state.nextLeaseID += 1
+            state.entries[message.sequence] = entry
+            state.leaseDeadlines.insert(QueueState.LeaseDeadline(deadline: deadline, sequence: message.sequence,
+                                                                 leaseID: entry.leaseID))
+            var renewed = message
+            renewed.leaseID = entry.leaseID
+            return renewed
+        }
+    }
+
+    /// Moves a message the caller holds to the dead-letter queue now, whatever
+    /// its delivery count: for a message that can never be processed (a
+    /// corrupt payload, a bug), so that it stops being retried and waits for
+    /// a person (``redrive()``). `reason` is stored with it (cut to 1,000 bytes).
+    /// The move is appended to the dead-letter queue durably, then acked here
+    /// (a crash in between leaves a copy in both, never none). Without a
+    /// dead-letter queue (``QueueOptions/hasDeadLetterQueue`` false) the
+    /// message is dropped (acked). Doing it for a message already gone does nothing.
+    /// - Throws: ``StoreError/Code/leaseNotHeld`` if the lease is no longer current;
+    ///   if the move fails, the message is visible here again and the error is rethrown.
+    public func deadLetter(_ message: QueueMessage, reason: String) async throws {
+        try checkOpen()
+        let isHeld = try state.withLock { state -> Bool in
+            guard var entry = state.entries[message.sequence] else { return false }
+            guard entry.leaseID == message.leaseID, entry.leaseID != 0, entry.leaseID != QueueState.movingLeaseID else {
+                throw StoreError(.leaseNotHeld, "message \(message.sequence) is no longer leased to this receiver; "
+                                 + "it was not moved to the dead-letter queue", file: directory)
+            }
+            entry.leaseID = QueueState.movingLeaseID
+            state.entries[message.sequence] = entry
+            return true
+        }
+        guard isHeld else { return }
+        var bounded = Array(reason.utf8)
+        if bounded.count > 1000 {
+            bounded = Array(bounded.prefix(1000))
+            // Never cut inside a UTF-8 sequence.
+            while let last = bounded.last, last & 0xC0 == 0x80 { bounded.removeLast() }
+            if let last = bounded.last, last >= 0xC0 { bounded.removeLast() }
+        }
+        try await moveToDeadLetterQueue([message.sequence], reason: String(decoding: bounded, as: UTF8.self))
+    }
+
     /// Gives back leases that were never handed out (the receive failed) and
     /// makes messages marked moving visible again; wakes the waiting receivers.
     private func releaseUndelivered(_ messages: [QueueMessage], exhausted: [UInt64]) {
@@ -233,6 +300,7 @@ extension DurableQueue {
         for (item, payload) in zip(unloaded, payloads) { records[item.index].payload = payload }
         if let deadLetterQueue, !records.isEmpty {
             _ = try await deadLetterQueue.append(records)
+            state.withLock { $0.deadLetteredTotal += UInt64(records.count) }
             testHooks.run(.queueDeadLetterMove)
         }
         try await acknowledge(sequences)
@@ -242,18 +310,26 @@ extension DurableQueue {
     /// 0, original enqueue time kept), oldest first, and returns how many moved.
     /// Each batch is enqueued here durably before it is acked in the dead-letter
     /// queue, so a crash can duplicate a message but never lose one.
+    ///
+    /// Only the dead letters present when it starts are moved: a message that
+    /// fails again at once and comes back to the dead-letter queue meanwhile
+    /// waits for the next redrive (no endless loop with a fast consumer).
     @discardableResult
     public func redrive() async throws -> Int {
         guard let deadLetterQueue else { return 0 }
+        let end = deadLetterQueue.stats.nextSequence
         var moved = 0
         while true {
-            let letters = try await deadLetterQueue.receive(max: 256, visibilityTimeout: .seconds(300))
+            let received = try await deadLetterQueue.receive(max: 256, visibilityTimeout: .seconds(300))
+            let letters = received.filter { $0.sequence < end }
+            for later in received where later.sequence >= end { try await deadLetterQueue.nack(later) }
             if letters.isEmpty { return moved }
             _ = try await append(letters.map {
                 QueueStorage.NewRecord(enqueuedAtMicros: $0.enqueuedAtMicros, attempts: 0, deadLetter: nil, payload: $0.payload)
             })
             try await deadLetterQueue.ack(letters)
             moved += letters.count
+            if letters.count < received.count { return moved }
         }
     }
 }

@@ -197,7 +197,8 @@ public final class DurableQueue: Sendable {
                               oldestUnackedAgeMicros: oldest.map { max(0, now - $0) } ?? 0,
                               deadLetters: deadLetters, enqueuedTotal: state.enqueuedTotal,
                               ackedTotal: state.ackedTotal, segments: state.segmentCount,
-                              nextSequence: state.nextSequence)
+                              nextSequence: state.nextSequence, syncs: state.syncCount,
+                              deadLetteredTotal: state.deadLetteredTotal)
         }
     }
 

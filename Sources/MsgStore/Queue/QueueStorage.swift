@@ -59,6 +59,8 @@ final class QueueStorage {
     /// A rewrite renamed its snapshot into place but the directory sync failed:
     /// the next durable ack syncs the directory first.
     private var consumerDirectoryUnsynced = false
+    /// `fdatasync`s of committed records and ack deltas (``QueueStats/syncs``).
+    private(set) var syncCount: UInt64 = 0
 
     init(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks, segments: [Segment],
          writer: LogWriter, nextSequence: UInt64, acked: AckedSequences, consumerWriter: LogWriter) {
@@ -104,7 +106,10 @@ final class QueueStorage {
     func commit() throws {
         try writer.flush()
         testHooks.run(.queueEnqueueBeforeSync)
-        if options.sync == .always { try writer.sync() }
+        if options.sync == .always {
+            try writer.sync()
+            syncCount += 1
+        }
         committedLength = writer.length
         rolledSinceCommit.removeAll()
     }
@@ -212,6 +217,7 @@ final class QueueStorage {
         testHooks.run(.queueAckBeforeSync)
         if options.sync == .always {
             try consumerWriter.sync()
+            syncCount += 1
             if consumerDirectoryUnsynced {
                 // The delta is in a snapshot file whose rename is not known durable yet.
                 try fileSystem.syncDirectory(directory)

@@ -105,7 +105,7 @@ final class QueueWorker: @unchecked Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         if let queue {
             let segmentCount = storage.segments.count, nextSequence = storage.nextSequence, failure = self.failure
-            let backgroundFailure = storage.retriedFailure
+            let backgroundFailure = storage.retriedFailure, syncCount = storage.syncCount
             waiters = queue.state.withLock { state in
                 if let failure, state.failure == nil { state.failure = failure }
                 state.backgroundFailure = backgroundFailure
@@ -119,6 +119,7 @@ final class QueueWorker: @unchecked Sendable {
                 }
                 if ackError == nil { state.ackedTotal += UInt64(ackedCount) }
                 state.segmentCount = segmentCount
+                state.syncCount = syncCount
                 state.nextSequence = nextSequence
                 return enqueues.isEmpty && enqueueError == nil && ackError == nil ? [] : state.takeWaiters()
             }
