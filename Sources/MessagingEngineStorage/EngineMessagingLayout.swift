@@ -131,3 +131,12 @@ struct FanOutRecord: Equatable {
                            sentAt: MessageDate(microsecondsSinceEpoch: sentAt))
     }
 }
+
+/// A one-line description of a `fanout` queue record's payload (message id,
+/// group, sender, `sentAt`, content size), or nil if it is not a valid record:
+/// what `msgstore queue list` prints for each message.
+public func describeFanOutRecord(_ payload: [UInt8]) -> String? {
+    guard let record = FanOutRecord(decoding: payload) else { return nil }
+    return "message \(record.messageID) group \(record.groupID) sender \(record.sender) "
+        + "sentAt \(MessageDate(microsecondsSinceEpoch: record.sentAt)) content \(record.content.count) bytes"
+}
