@@ -52,6 +52,8 @@ public final class EngineMessagingStorage: MessagingStorage {
             // Never dead-letter for a count of deliveries: restarts and expired leases are not failures.
             // Only a permanent failure parks a message (``DurableQueue/deadLetter(_:reason:)``).
             queueOptions.maxAttempts = .max
+            // An enqueue's fdatasync then flushes data only (no new file size): the accept costs what a direct send costs.
+            queueOptions.preallocateSegments = true
             queueOptions.maxPayloadBytes = max(queueOptions.maxPayloadBytes, storeOptions.maxValueBytes)
             queue = try store.queue(named: EngineMessagingLayout.fanOutQueue, options: queueOptions)
         } catch {

@@ -77,6 +77,7 @@ public final class DurableQueue: Sendable {
             if options.hasDeadLetterQueue {
                 var deadLetterOptions = options
                 deadLetterOptions.hasDeadLetterQueue = false
+                deadLetterOptions.preallocateSegments = false
                 // A dead letter is never dropped by a retry limit: it waits for redrive or a consumer's ack.
                 deadLetterOptions.maxAttempts = Int.max
                 deadLetterQueue = try open(directory: directory + ".dlq", fileSystem: fileSystem, options: deadLetterOptions,

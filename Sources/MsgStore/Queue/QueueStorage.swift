@@ -148,6 +148,10 @@ final class QueueStorage {
     /// first sequence is already in the segment before it.
     private func roll() throws {
         try writer.flush()
+        // A preallocated segment is cut back to its records before it is closed.
+        if options.preallocatedSegmentBytes > 0, try writer.file.size() > writer.length {
+            try writer.file.truncate(to: writer.length)
+        }
         try writer.sync()
         let previous = segments.last!
         let number = previous.number + 1
@@ -156,7 +160,8 @@ final class QueueStorage {
         testHooks.run(.queueRollBeforeCreate)
         let next: LogWriter
         do {
-            next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+            next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory,
+                                          preallocatedBytes: options.preallocatedSegmentBytes)
         } catch {
             rollRetry.failed(error as? StoreError ?? StoreError(.io, "creating queue segment \(number) failed: \(error)",
                                                                 file: segment.path))
@@ -174,12 +179,14 @@ final class QueueStorage {
 
     /// Creates a segment file holding its header, durably (file and directory
     /// entry). On failure the new file is closed and removed again (best effort).
-    static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String) throws -> LogWriter {
+    static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String,
+                              preallocatedBytes: Int = 0) throws -> LogWriter {
         let file = try fileSystem.open(segment.path, mode: .createTruncate)
         do {
             let writer = LogWriter(file: file)
             writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
             try writer.flush()
+            try zeroFill(file, from: writer.length, to: Int64(preallocatedBytes))
             try writer.sync()
             try fileSystem.syncDirectory(directory)
             return writer
@@ -187,6 +194,19 @@ final class QueueStorage {
             try? file.close()
             try? fileSystem.remove(segment.path)
             throw error
+        }
+    }
+
+    /// Writes zeros from `start` up to `end` (nothing if `end <= start`): a
+    /// preallocated tail, which a reader takes for the end of the data.
+    static func zeroFill(_ file: any StorageFile, from start: Int64, to end: Int64) throws {
+        guard end > start else { return }
+        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = start
+        while offset < end {
+            let count = Int(min(Int64(chunk.count), end - offset))
+            try file.write(count == chunk.count ? chunk : Array(chunk.prefix(count)), at: offset)
+            offset += Int64(count)
         }
     }
 
@@ -348,6 +368,13 @@ final class QueueStorage {
             // Normally nothing is pending here: every group writes what it framed.
             do { try writer.flush() } catch { firstError = error }
             do { try consumerWriter.flush() } catch { firstError = firstError ?? error }
+            if firstError == nil, options.preallocatedSegmentBytes > 0 {
+                // Cut the preallocated zeros off the active segment (best effort: a zero tail is read as the end anyway).
+                if let size = try? writer.file.size(), size > writer.length {
+                    try? writer.file.truncate(to: writer.length)
+                    try? writer.file.sync()
+                }
+            }
         }
         do { try writer.file.close() } catch { firstError = firstError ?? error }
         do { try consumerWriter.file.close() } catch { firstError = firstError ?? error }
