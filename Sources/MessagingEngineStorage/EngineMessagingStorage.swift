@@ -54,6 +54,8 @@ public final class EngineMessagingStorage: MessagingStorage {
             queueOptions.maxAttempts = .max
             // An enqueue's fdatasync then flushes data only (no new file size): the accept costs what a direct send costs.
             queueOptions.preallocateSegments = true
+            // No larger than a log segment (a small disk configured for small log segments stays small).
+            queueOptions.maxSegmentBytes = max(64 << 10, min(queueOptions.maxSegmentBytes, storeOptions.walSegmentBytes))
             queueOptions.maxPayloadBytes = max(queueOptions.maxPayloadBytes, storeOptions.maxValueBytes)
             queue = try store.queue(named: EngineMessagingLayout.fanOutQueue, options: queueOptions)
         } catch {
@@ -289,7 +291,9 @@ public final class EngineMessagingStorage: MessagingStorage {
     public func acknowledgeGroupMessage(_ lease: GroupMessageLease) async throws {
         let record = try queueRecord(lease)
         do {
-            try await engine { try await queue.ack(record) }
+            // Not synced: an ack lost with the page cache only makes the message come back,
+            // and its redelivery finds it delivered (body stored, no cursor) and acks it again.
+            try await engine { try await queue.ack(record, sync: false) }
         } catch let error as StoreError where error.code == .leaseNotHeld {
             // The lease ran out and another consumer holds the message now; it finds
             // the message delivered (body stored, no cursor) and acknowledges it.

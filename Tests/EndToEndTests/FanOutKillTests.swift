@@ -75,9 +75,10 @@ import Testing
                 try await Task.sleep(for: .milliseconds(2))
             }
             try await Task.sleep(for: .milliseconds(Int(random.next() % 40)))
-            let (stats, _) = try await client.send("GET", "/admin/queues/fanout")
-            #expect(stats == 200)
+            let (status, stats) = try await client.send("GET", "/admin/queues/fanout")
+            #expect(status == 200)
             _ = server.stop(signal: SIGKILL)
+            print("FanOutKillTests: cycle \(cycle): SIGKILL with the fan-out queue at \(stats)")
         }
 
         let final = try ServerProcess(dataDirectory: data, arguments: arguments)

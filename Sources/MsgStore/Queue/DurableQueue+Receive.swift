@@ -122,14 +122,19 @@ extension DurableQueue {
     /// (its visibility timeout passed and a receive took it), nacked, or is on
     /// its way to the dead-letter queue, this throws
     /// ``StoreError/Code/leaseNotHeld`` and the message stays with its new holder.
-    public func ack(_ message: QueueMessage) async throws {
-        try await ack([message])
+    ///
+    /// - Parameter sync: false to return once the ack is written, without
+    ///   waiting for its `fdatasync`: it survives a process crash, but a power
+    ///   loss may take it back and the message is then delivered again (for a
+    ///   consumer whose processing is idempotent). Default true.
+    public func ack(_ message: QueueMessage, sync: Bool = true) async throws {
+        try await ack([message], sync: sync)
     }
 
     /// Acknowledges messages with one durable write. If any of them is no longer
     /// leased by the caller (as for a single message), throws
     /// ``StoreError/Code/leaseNotHeld`` and acks none of them.
-    public func ack(_ messages: [QueueMessage]) async throws {
+    public func ack(_ messages: [QueueMessage], sync: Bool = true) async throws {
         try checkOpen()
         let removed = try state.withLock { state in
             for message in messages {
@@ -143,7 +148,7 @@ extension DurableQueue {
             }
             return state.removeForAck(messages.map(\.sequence))
         }
-        try await recordAcks(removed)
+        try await recordAcks(removed, sync: sync)
     }
 
     /// Removes sequences from the queue durably, whoever holds them (the queue's own moves).
@@ -153,10 +158,10 @@ extension DurableQueue {
     }
 
     /// Makes the removal of sequences durable (one ack delta on the queue's thread).
-    private func recordAcks(_ removed: [UInt64]) async throws {
+    private func recordAcks(_ removed: [UInt64], sync: Bool = true) async throws {
         guard !removed.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !inbox.submit(.ack(removed, continuation)) {
+            if !inbox.submit(.ack(removed, sync: sync, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }

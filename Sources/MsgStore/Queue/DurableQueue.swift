@@ -31,7 +31,8 @@ public final class DurableQueue: Sendable {
     /// Work for the queue's thread.
     enum QueueJob: Sendable {
         case enqueue([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)
-        case ack([UInt64], CheckedContinuation<Void, any Error>)
+        /// Acks to record; `sync` false: written, not `fdatasync`'ed (unless a synced ack shares the group).
+        case ack([UInt64], sync: Bool, CheckedContinuation<Void, any Error>)
         /// Payloads to read back from the segments (messages over the memory budget).
         case read([QueueRecordLocation], CheckedContinuation<[[UInt8]], any Error>)
         /// Deliveries to record (no caller waits: they only raise attempt counts after a restart).

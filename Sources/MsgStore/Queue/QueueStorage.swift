@@ -226,7 +226,10 @@ final class QueueStorage {
     /// then deletes segments that hold only acked records and compacts the
     /// consumer state when it has grown. Throws only when the delta's write or
     /// sync failed (what the ack depends on); the clean-up after it never throws.
-    func recordAcks(_ sequences: [UInt64]) throws {
+    /// With `sync` false the delta is written without `fdatasync` (it survives a
+    /// process crash; a power loss may take it back: the messages are then
+    /// delivered again).
+    func recordAcks(_ sequences: [UInt64], sync: Bool = true) throws {
         guard !sequences.isEmpty else { return }
         var batch = AckedSequences(lowWater: 0)
         for sequence in sequences { batch.insert(sequence) }
@@ -235,7 +238,7 @@ final class QueueStorage {
         consumerWriter.append(AckedSequences.encodedDelta(ranges))
         try consumerWriter.flush()
         testHooks.run(.queueAckBeforeSync)
-        if options.sync == .always {
+        if options.sync == .always && sync {
             try consumerWriter.sync()
             syncCount += 1
             if consumerDirectoryUnsynced {

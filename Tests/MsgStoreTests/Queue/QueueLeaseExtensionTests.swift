@@ -83,9 +83,15 @@ import Testing
         #expect(queue.stats.syncs == 2, "one batch, one fdatasync")
         let messages = try await queue.receive(max: 10)
         #expect(queue.stats.syncs == 2, "receiving syncs nothing")
-        try await queue.ack(messages)
+        try await queue.ack(Array(messages.prefix(2)))
         #expect(queue.stats.syncs == 3, "one ack delta, one fdatasync")
+        try await queue.ack(messages[2], sync: false)
+        #expect(queue.stats.syncs == 3, "an unsynced ack is written, not fdatasync'ed")
         try await queue.close()
+        // Written: a reopen (as after a process crash) does not deliver it again.
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
+        #expect(try await reopened.receive(max: 10).isEmpty)
+        try await reopened.close()
         var unsynced = smallQueueOptions()
         unsynced.sync = .none
         let other = try DurableQueue.open(directory: dir.queue("none"), options: unsynced)
