@@ -15,7 +15,8 @@ import MsgStore
 ///     bodies     messageId(16)   —                            sender(16) ‖ group(16) ‖ sentAt(8, BE) ‖ content
 ///     fanout     messageId(16)   —                            cursor: the last member id served (16)
 ///
-///     queue `fanout` (durable queue, CRC-checked records, no retry limit, dead letters in `fanout.dlq`):
+///     queue `fanout` (durable queue, CRC-checked records, no retry limit, dead letters in `fanout.dlq`,
+///     segments preallocated and no larger than a log segment, acks not fdatasync'ed):
 ///         version(1) = 1 ‖ messageId(16) ‖ group(16) ‖ sender(16) ‖ sentAt(8, BE, commit stamp) ‖ content (UTF-8)
 ///
 /// A group message is accepted by enqueueing its record (one `fdatasync`);
