@@ -141,4 +141,49 @@ import Testing
                                       RowKey(partitionKey: EngineMessagingLayout.bytes(sent.messageID.uuid))) != nil)
         try await storage.close()
     }
+
+    /// Runs the `msgstore` binary built next to the tests; returns (status, stdout).
+    static func msgstore(_ arguments: [String]) throws -> (Int32, String) {
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("msgstore")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// `msgstore queue list` shows a dead letter with its reason; `msgstore
+    /// queue redrive` puts it back into the queue of the (stopped) data directory.
+    @Test func queueCommandListsAndRedrivesDeadLetters() async throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var storage = try Self.open(directory)
+        try await storage.enqueueRawFanOutRecord(Array("garbage".utf8))
+        #expect(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero) == nil, "parked, not handed out")
+        #expect(try await storage.fanOutQueueStatistics().deadLetters == 1)
+        try await storage.close()
+
+        let (listed, json) = try Self.msgstore(["queue", "list", directory, "--queue", "fanout", "--json"])
+        #expect(listed == 0)
+        let letters = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]] ?? []
+        #expect(letters.count == 1)
+        #expect((letters.first?["reason"] as? String)?.contains("malformed fan-out record") == true, "\(json)")
+        #expect(letters.first?["message"] as? String == "undecodable fan-out record")
+        let (_, text) = try Self.msgstore(["queue", "list", directory])
+        #expect(text.contains("dead letters of") && text.contains("msgstore queue redrive"), "\(text)")
+
+        let (redriven, output) = try Self.msgstore(["queue", "redrive", directory, "--queue", "fanout"])
+        #expect(redriven == 0 && output.contains("redriven: 1"), "\(output)")
+        let (_, empty) = try Self.msgstore(["queue", "list", directory, "--json"])
+        #expect(empty.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || empty.contains("[]"), "\(empty)")
+
+        storage = try Self.open(directory)
+        #expect(try await storage.fanOutQueueStatistics().depth == 1, "back in the queue")
+        try await storage.close()
+    }
 }
