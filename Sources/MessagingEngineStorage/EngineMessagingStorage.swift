@@ -2,7 +2,6 @@ import Messaging
 import Foundation
 import Logging
 import MsgStore
-import Synchronization
 
 /// ``MessagingStorage`` on the embedded msgstore engine (layout:
 /// ``EngineMessagingLayout``).
@@ -12,19 +11,21 @@ import Synchronization
 ///   commit leader in sequence order and written into the key (or value) — so
 ///   an inbox becomes visible in date order and dates never go back, across
 ///   restarts too.
-/// - Fan-out: a group message's body is written once (`bodies`, stamped with
-///   `sentAt`), then its id is enqueued in the store's durable `fanout` queue.
-///   Each copy batch writes the members' inbox entries and the message's
-///   progress marker (`fanout`) in one atomic batch; deliveries of one message
-///   are serialized in-process (the store is single-process), so a member
-///   already marked is never written twice.
+/// - Fan-out (docs/fanout.md): accepting a group message is **one** durable
+///   write, the enqueue of a record carrying the whole message (sender, group,
+///   `sentAt`, content) in the store's durable `fanout` queue — one
+///   `fdatasync`. `sentAt` is a commit stamp taken without a sync (an empty
+///   batch committed with `sync: false`). The first batch of copies writes the
+///   body into `bodies` once; each batch writes its members' inbox entries and
+///   the message's cursor (`fanout`: the last member id served, 16 bytes) in
+///   one atomic batch; the last batch deletes the cursor. Deliveries of one
+///   message are serialized in-process (the store is single-process), so a
+///   member at or before the cursor is never written twice.
 public final class EngineMessagingStorage: MessagingStorage {
     let store: Store
     private let queue: DurableQueue
     private let users: Table, blocks: Table, groups: Table, members: Table
     private let inbox: Table, bodies: Table, fanOut: Table
-    /// Queue leases by message id, to acknowledge the queue record.
-    private let leases = Mutex<[MessageID: QueueMessage]>([:])
     private let gate = DeliveryGate()
     private let logger: Logger
 
@@ -48,6 +49,14 @@ public final class EngineMessagingStorage: MessagingStorage {
             fanOut = try store.table("fanout")
             var queueOptions = QueueOptions()
             queueOptions.sync = options.sync == .always ? .always : .none
+            // Never dead-letter for a count of deliveries: restarts and expired leases are not failures.
+            // Only a permanent failure parks a message (``DurableQueue/deadLetter(_:reason:)``).
+            queueOptions.maxAttempts = .max
+            // An enqueue's fdatasync then flushes data only (no new file size): the accept costs what a direct send costs.
+            queueOptions.preallocateSegments = true
+            // No larger than a log segment (a small disk configured for small log segments stays small).
+            queueOptions.maxSegmentBytes = max(64 << 10, min(queueOptions.maxSegmentBytes, storeOptions.walSegmentBytes))
+            queueOptions.maxPayloadBytes = max(queueOptions.maxPayloadBytes, storeOptions.maxValueBytes)
             queue = try store.queue(named: EngineMessagingLayout.fanOutQueue, options: queueOptions)
         } catch {
             try? store.close()
@@ -162,88 +171,164 @@ public final class EngineMessagingStorage: MessagingStorage {
     // MARK: Group messages and fan-out
 
     public func enqueueGroupMessage(_ message: OutgoingMessage, to group: GroupID) async throws -> MessageDate {
-        var body = Layout.bytes(message.sender.uuid)
-        body += Layout.bytes(group.uuid)
-        body += [UInt8](repeating: 0, count: 8)  // sentAt: the commit stamp
-        body += Array(message.content.utf8)
-        var batch = WriteBatch()
-        batch.insert(bodies, RowKey(partitionKey: Layout.bytes(message.messageID.uuid)), value: body, stampValueAt: 32)
-        let receipt = try await write(batch)
-        // The body is durable; now the fan-out record. (A crash in between leaves
-        // a body nobody was told about: the send was not acknowledged.)
-        _ = try await engine { try await queue.enqueue(Layout.bytes(message.messageID.uuid) + Layout.bytes(group.uuid)) }
-        return MessageDate(microsecondsSinceEpoch: receipt.timestamp)
+        // The date: a commit stamp of the store's clock (unique, increasing, after everything
+        // committed so far), taken by committing an empty batch *without* fdatasync.
+        let stamp = try await engine { try await store.write(WriteBatch(), sync: false) }
+        let record = FanOutRecord(messageID: message.messageID, groupID: group, sender: message.sender,
+                                  sentAt: stamp.timestamp, content: Array(message.content.utf8))
+        // The one durable step (one fdatasync, group-committed): the whole message, queued.
+        _ = try await engine { try await queue.enqueue(record.encoded()) }
+        return MessageDate(microsecondsSinceEpoch: stamp.timestamp)
     }
 
-    public func receiveGroupMessages(limit: Int, lease: Duration) async throws -> [GroupMessageLease] {
-        let received = try await engine { try await queue.receive(max: limit, visibilityTimeout: lease, waitTimeout: .zero) }
-        var result: [GroupMessageLease] = []
-        for record in received {
-            guard record.payload.count == 32, let id = Layout.uuid(record.payload[0..<16]),
-                  let group = Layout.uuid(record.payload[16..<32]) else {
-                logger.error("malformed fan-out record; acknowledging it", metadata: ["sequence": "\(record.sequence)"])
-                try await engine { try await queue.ack(record) }
+    public func receiveGroupMessage(lease: Duration, wait: Duration) async throws -> GroupMessageLease? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: wait)
+        while true {
+            let remaining = max(.zero, deadline - clock.now)
+            let received = try await engine {
+                try await queue.receive(max: 1, visibilityTimeout: lease, waitTimeout: remaining)
+            }
+            guard let leased = received.first else { return nil }
+            guard let record = FanOutRecord(decoding: leased.payload) else {
+                let reason = "malformed fan-out record (\(leased.payload.count) bytes)"
+                logger.error("fan-out record cannot be decoded; moving it to the dead-letter queue (msgstore queue list DIR --queue fanout)",
+                             metadata: ["sequence": "\(leased.sequence)", "reason": "\(reason)"])
+                try await engine { try await queue.deadLetter(leased, reason: reason) }
                 continue
             }
-            let messageID = MessageID(id)
-            guard let body = try await engine({ try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }), body.count >= 40,
-                  let sender = Layout.uuid(body[0..<16]) else {
-                logger.error("fan-out record without its body; acknowledging it", metadata: ["message": "\(messageID)"])
-                try await engine { try await queue.ack(record) }
-                continue
-            }
-            leases.withLock { $0[messageID] = record }
-            let queued = QueuedGroupMessage(messageID: messageID, groupID: GroupID(group), sender: UserID(sender),
-                                            sentAt: MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: body[32..<40])))
-            result.append(GroupMessageLease(message: queued, deliveryAttempt: record.attempt))
-        }
-        return result
-    }
-
-    public func deliverGroupMessageCopies(_ message: QueuedGroupMessage, to recipients: [UserID]) async throws -> Int {
-        let id = Layout.bytes(message.messageID.uuid)
-        return try await gate.serialize(message.messageID) {
-            let progressKey = RowKey(partitionKey: id)
-            let progress = try await engine { try store.get(fanOut, progressKey) } ?? [Layout.fanOutInProgress]
-            if progress.first == Layout.fanOutDone { return 0 }
-            var done = Set<[UInt8]>()
-            var offset = 1
-            while offset + 16 <= progress.count {
-                done.insert(Array(progress[offset..<(offset + 16)]))
-                offset += 16
-            }
-            var batch = WriteBatch()
-            var marker = progress
-            var written = 0
-            for member in recipients {
-                let memberBytes = Layout.bytes(member.uuid)
-                guard done.insert(memberBytes).inserted else { continue }
-                batch.insert(inbox, RowKey(partitionKey: memberBytes, sortKey: [UInt8](repeating: 0, count: 8) + id),
-                             value: [Layout.groupEntry], stampSortKeyAt: 0)
-                marker += memberBytes
-                written += 1
-            }
-            guard written > 0 else { return 0 }
-            batch.put(fanOut, progressKey, value: marker)
-            _ = try await write(batch)
-            return written
+            return GroupMessageLease(message: record.message, deliveryAttempt: leased.attempt, receipt: LeaseReceipt(leased))
         }
     }
 
-    public func acknowledgeGroupMessage(_ message: QueuedGroupMessage) async throws {
-        try await gate.serialize(message.messageID) {
-            var batch = WriteBatch()
-            batch.put(fanOut, RowKey(partitionKey: Layout.bytes(message.messageID.uuid)), value: [Layout.fanOutDone])
-            _ = try await write(batch)
-            if let record = leases.withLock({ $0.removeValue(forKey: message.messageID) }) {
-                do {
-                    try await engine { try await queue.ack(record) }
-                } catch let error as StoreError where error.code == .leaseNotHeld {
-                    // The lease ran out and another consumer holds the message now;
-                    // it sees the done marker written above and acknowledges it.
+    /// The queue record behind a lease of this storage.
+    private func queueRecord(_ lease: GroupMessageLease) throws -> QueueMessage {
+        guard let record = lease.receipt.value as? QueueMessage else {
+            throw FanOutError(.permanent, "The lease of \(lease.message.messageID) is not one of this storage.")
+        }
+        return record
+    }
+
+    public func extendGroupMessageLease(_ lease: GroupMessageLease, by duration: Duration) async throws -> GroupMessageLease {
+        let record = try queueRecord(lease)
+        do {
+            var renewed = lease
+            renewed.receipt = LeaseReceipt(try await engine { try queue.extendLease(record, by: duration) })
+            return renewed
+        } catch let error as StoreError where error.code == .leaseNotHeld {
+            throw FanOutError(.leaseLost, "Group message \(lease.message.messageID): \(error.message)")
+        }
+    }
+
+    public func deliverGroupMessageBatch(_ lease: GroupMessageLease, maxMembers: Int) async throws -> FanOutBatch {
+        precondition(maxMembers > 0)
+        guard let record = FanOutRecord(decoding: try queueRecord(lease).payload) else {
+            throw FanOutError(.permanent, "The fan-out record of \(lease.message.messageID) is malformed.")
+        }
+        let id = Layout.bytes(record.messageID.uuid)
+        return try await gate.serialize(record.messageID) {
+            let cursorKey = RowKey(partitionKey: id)
+            let bodyKey = RowKey(partitionKey: id)
+            let cursor = try await engine { try store.get(fanOut, cursorKey) }
+            if let cursor, cursor.count != 16 {
+                throw FanOutError(.permanent, "The fan-out cursor of \(record.messageID) is \(cursor.count) bytes, not 16.")
+            }
+            let isFirst = cursor == nil
+            if isFirst, try await engine({ try store.contains(bodies, bodyKey) }) {
+                // The body is written by the first batch and the cursor deleted by the last: done before.
+                return FanOutBatch(copiesWritten: 0, isComplete: true)
+            }
+            // The next members after the cursor, in the members table's order (user id bytes), read now.
+            var page: [[UInt8]] = []
+            var isLast = true
+            try await engine {
+                try store.withUnsafeRows(members, partitionKey: Layout.bytes(record.groupID.uuid),
+                                         from: cursor.map { .after($0) } ?? .beginning, limit: maxMembers + 1) { user, _ in
+                    guard page.count < maxMembers else {
+                        isLast = false
+                        return false
+                    }
+                    page.append(Array(user))
+                    return true
                 }
             }
+            if isFirst && page.isEmpty { return FanOutBatch(copiesWritten: 0, isComplete: true) }  // no members: nothing stored
+            try await waitForClock(after: record.sentAt)
+            var batch = WriteBatch()
+            if isFirst {
+                batch.insert(bodies, bodyKey, value: record.bodyValue())
+            }
+            for member in page {
+                guard member.count == 16 else {
+                    throw FanOutError(.permanent, "A member key of group \(record.groupID) is \(member.count) bytes, not 16.")
+                }
+                batch.insert(inbox, RowKey(partitionKey: member, sortKey: [UInt8](repeating: 0, count: 8) + id),
+                             value: [Layout.groupEntry], stampSortKeyAt: 0)
+            }
+            if !isLast {
+                batch.put(fanOut, cursorKey, value: page[page.count - 1])
+            } else if !isFirst {
+                batch.delete(fanOut, cursorKey)
+            }
+            _ = try await write(batch)
+            return FanOutBatch(copiesWritten: page.count, isComplete: isLast)
         }
+    }
+
+    /// Waits (normally not at all) until the wall clock is past `sentAt`, so
+    /// that the commit stamps of the copies — at least the wall clock — are
+    /// after it even when the stamp batch that produced `sentAt` was lost with
+    /// the page cache (power loss: it was written without a sync) and the
+    /// system clock was set back.
+    private func waitForClock(after sentAt: Int64) async throws {
+        while true {
+            let now = MessageDate.now().microsecondsSinceEpoch
+            if now > sentAt { return }
+            try await Task.sleep(for: .microseconds(sentAt - now + 1))
+        }
+    }
+
+    public func acknowledgeGroupMessage(_ lease: GroupMessageLease) async throws {
+        let record = try queueRecord(lease)
+        do {
+            // Not synced: an ack lost with the page cache only makes the message come back,
+            // and its redelivery finds it delivered (body stored, no cursor) and acks it again.
+            try await engine { try await queue.ack(record, sync: false) }
+        } catch let error as StoreError where error.code == .leaseNotHeld {
+            // The lease ran out and another consumer holds the message now; it finds
+            // the message delivered (body stored, no cursor) and acknowledges it.
+        }
+    }
+
+    public func deadLetterGroupMessage(_ lease: GroupMessageLease, reason: String) async throws {
+        let record = try queueRecord(lease)
+        do {
+            try await engine { try await queue.deadLetter(record, reason: reason) }
+        } catch let error as StoreError where error.code == .leaseNotHeld {
+            // Another consumer holds it now and meets the same failure.
+        }
+    }
+
+    public func redriveGroupMessages() async throws -> Int {
+        try await engine { try await queue.redrive() }
+    }
+
+    public func fanOutQueueStatistics() async throws -> FanOutQueueStatistics {
+        let stats = queue.stats
+        return FanOutQueueStatistics(depth: stats.depth, inFlight: stats.inFlight, deadLetters: stats.deadLetters,
+                                     deadLetteredTotal: stats.deadLetteredTotal)
+    }
+
+    /// The fan-out queue's own counters (syncs included), for tests and benchmarks.
+    public var fanOutQueueStats: QueueStats { queue.stats }
+
+    /// The store's counters (log syncs and bytes), for tests and benchmarks.
+    public var storeStatistics: StoreStatistics { store.statistics }
+
+    /// Enqueues raw bytes as a fan-out record, bypassing validation: tests use
+    /// it to poison the queue.
+    func enqueueRawFanOutRecord(_ payload: [UInt8]) async throws {
+        _ = try await queue.enqueue(payload)
     }
 
     // MARK: Inboxes
@@ -266,6 +351,7 @@ public final class EngineMessagingStorage: MessagingStorage {
             } else if kind == Layout.groupEntry,
                       let body = try await engine({ try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }),
                       body.count >= 40, let sender = Layout.uuid(body[0..<16]), let group = Layout.uuid(body[16..<32]) {
+                // A group copy references the body stored once by the fan-out's first batch.
                 messages.append(InboxMessage(
                     messageID: MessageID(id), sender: UserID(sender), recipient: recipient,
                     content: String(decoding: body[40...], as: UTF8.self), date: date,

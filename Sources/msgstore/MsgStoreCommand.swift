@@ -7,6 +7,6 @@ struct MsgStoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msgstore",
         abstract: "An embedded storage engine for messaging, and the server built on it.",
-        subcommands: [ServeCommand.self, InspectCommand.self, VerifyCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, InspectCommand.self, VerifyCommand.self, QueueCommand.self, BenchCommand.self, FanOutBenchCommand.self]
     )
 }

@@ -8,9 +8,13 @@ import FoundationNetworking
 /// The real `msgstore` binary, started on a temporary data directory and a
 /// free port (`--port 0`; the port is read from its "listening on" line).
 final class ServerProcess: @unchecked Sendable {
-    /// `.build/<triple>/debug/msgstore`: next to the test bundle.
+    /// `.build/<triple>/debug/msgstore`: next to the test bundle (or `MSGSTORE_BINARY`,
+    /// e.g. a release build for the volume pass).
     static var binaryURL: URL {
-        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        if let path = ProcessInfo.processInfo.environment["MSGSTORE_BINARY"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("msgstore")
     }
 

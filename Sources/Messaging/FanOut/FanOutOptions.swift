@@ -2,23 +2,33 @@
 public struct FanOutOptions: Sendable, Hashable {
     /// Concurrent consumers of the queue.
     public var consumers: Int
-    /// Members written per atomic batch.
+    /// Members written per atomic batch (one durable write each).
     public var membersPerBatch: Int
     /// How long a received message stays leased to one consumer before another
-    /// may receive it again (a crashed or stuck consumer's messages come back).
+    /// may receive it again. The holder extends it by this much whenever a
+    /// third of it has passed, before each batch, so a long fan-out keeps it.
     public var lease: Duration
-    /// How long an idle consumer waits before polling again when not woken.
-    public var idlePollInterval: Duration
+    /// How long an idle consumer's receive waits (long poll) before it
+    /// receives again; an enqueue wakes it at once.
+    public var receiveWait: Duration
+    /// The first pause after a transient failure; it doubles on each failure
+    /// in a row, up to ``maxRetryBackoff``.
+    public var retryBackoff: Duration
+    /// The longest pause between two retries.
+    public var maxRetryBackoff: Duration
 
     /// Creates options; the defaults suit one server process.
     public init(
-        consumers: Int = 2, membersPerBatch: Int = 100,
-        lease: Duration = .seconds(30), idlePollInterval: Duration = .milliseconds(250)
+        consumers: Int = 2, membersPerBatch: Int = 1000, lease: Duration = .seconds(30),
+        receiveWait: Duration = .seconds(5), retryBackoff: Duration = .milliseconds(10),
+        maxRetryBackoff: Duration = .seconds(5)
     ) {
-        precondition(consumers >= 1 && membersPerBatch >= 1)
+        precondition(consumers >= 1 && membersPerBatch >= 1 && lease > .zero)
         self.consumers = consumers
         self.membersPerBatch = membersPerBatch
         self.lease = lease
-        self.idlePollInterval = idlePollInterval
+        self.receiveWait = receiveWait
+        self.retryBackoff = retryBackoff
+        self.maxRetryBackoff = maxRetryBackoff
     }
 }

@@ -11,19 +11,12 @@ public struct MessagingService: Sendable {
     public let storage: any MessagingStorage
     /// The enforced bounds.
     public let limits: MessagingLimits
-    private let onGroupMessageEnqueued: @Sendable () -> Void
 
-    /// Creates a service.
-    /// - Parameter onGroupMessageEnqueued: called after each group message is
-    ///   queued, e.g. ``FanOutWorker/wake()`` so fan-out starts at once.
-    public init(
-        storage: any MessagingStorage,
-        limits: MessagingLimits = MessagingLimits(),
-        onGroupMessageEnqueued: @escaping @Sendable () -> Void = {}
-    ) {
+    /// Creates a service. A ``FanOutWorker`` on the same storage delivers the
+    /// group messages it accepts (its long poll wakes on each enqueue).
+    public init(storage: any MessagingStorage, limits: MessagingLimits = MessagingLimits()) {
         self.storage = storage
         self.limits = limits
-        self.onGroupMessageEnqueued = onGroupMessageEnqueued
     }
 
     // MARK: Users
@@ -106,7 +99,6 @@ public struct MessagingService: Sendable {
         }
         let message = OutgoingMessage(messageID: .random(), sender: sender, content: content)
         let sentAt = try await storage.enqueueGroupMessage(message, to: group)
-        onGroupMessageEnqueued()
         return SentMessage(messageID: message.messageID, date: sentAt)
     }
 
@@ -128,6 +120,19 @@ public struct MessagingService: Sendable {
             nextPageToken = messages.last?.date
         }
         return InboxPage(messages: messages, nextPageToken: nextPageToken)
+    }
+
+    // MARK: Operations
+
+    /// Moves every dead-lettered group message back into the fan-out queue;
+    /// returns how many moved (`POST /admin/queues/fanout/redrive`).
+    public func redriveGroupMessages() async throws -> Int {
+        try await storage.redriveGroupMessages()
+    }
+
+    /// The fan-out queue's counters (`GET /admin/queues/fanout`).
+    public func fanOutQueueStatistics() async throws -> FanOutQueueStatistics {
+        try await storage.fanOutQueueStatistics()
     }
 
     /// Throws `.unavailable` unless the storage is open, answers a read and

@@ -4,9 +4,12 @@ import Synchronization
 ///
 /// Every operation runs under one lock, so each is atomic, and dates are taken
 /// from the clock under the same lock as the insert: an inbox is only ever
-/// appended to, in date order. A group message's body is stored once
-/// (``GroupMessageBody``, shared by reference by every member's entry).
-/// Used by tests and by `msgstore serve --storage memory`.
+/// appended to, in date order. The fan-out follows the engine's design: the
+/// queued entry carries the whole message; the first batch stores the body
+/// once (``GroupMessageBody``, shared by reference by every member's entry),
+/// each batch advances a cursor (the last member id served), the last batch
+/// drops it; a dead-letter list and a long poll stand in for the durable
+/// queue's. Used by tests and by `msgstore serve --storage memory`.
 public final class InMemoryMessagingStorage: MessagingStorage {
     /// The body of a group message, stored once and referenced by every copy.
     final class GroupMessageBody: Sendable {
@@ -45,8 +48,16 @@ public final class InMemoryMessagingStorage: MessagingStorage {
 
     struct QueueEntry {
         var body: GroupMessageBody
+        /// 0 when not leased; otherwise the current lease.
+        var leaseToken: UInt64 = 0
         var leaseExpiresAt: ContinuousClock.Instant?
         var deliveryAttempts = 0
+    }
+
+    /// The lease receipt of this storage.
+    struct Receipt: Sendable {
+        var sequence: UInt64
+        var token: UInt64
     }
 
     struct BlockKey: Hashable {
@@ -65,11 +76,25 @@ public final class InMemoryMessagingStorage: MessagingStorage {
         /// Each inbox, ascending by date (append-only).
         var inboxes: [UserID: [InboxEntry]] = [:]
         var groupBodies: [MessageID: GroupMessageBody] = [:]
-        /// The fan-out queue, oldest first.
-        var queueOrder: [MessageID] = []
-        var queue: [MessageID: QueueEntry] = [:]
-        /// Members already delivered, per queued message.
-        var progress: [MessageID: Set<UserID>] = [:]
+        /// The fan-out queue by sequence (ascending = oldest first).
+        var queue: [UInt64: QueueEntry] = [:]
+        var nextSequence: UInt64 = 1
+        var nextLeaseToken: UInt64 = 1
+        /// Parked messages (oldest first) and the count ever parked.
+        var deadLetters: [(body: GroupMessageBody, reason: String)] = []
+        var deadLetteredTotal: UInt64 = 0
+        /// The last member served, per message being fanned out.
+        var cursors: [MessageID: UserID] = [:]
+        /// Receivers waiting in a long poll, and a counter bumped whenever a message may have become receivable.
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID: UInt64 = 1
+        var generation: UInt64 = 0
+
+        mutating func takeWaiters() -> [CheckedContinuation<Void, Never>] {
+            generation &+= 1
+            defer { waiters.removeAll() }
+            return Array(waiters.values)
+        }
     }
 
     private let state = Mutex(State())
@@ -147,62 +172,175 @@ public final class InMemoryMessagingStorage: MessagingStorage {
     }
 
     public func enqueueGroupMessage(_ message: OutgoingMessage, to group: GroupID) async throws -> MessageDate {
-        try withOpenState { state in
+        let (sentAt, waiters) = try withOpenState { state in
             let sentAt = state.clock.next()
             let queued = QueuedGroupMessage(
                 messageID: message.messageID, groupID: group, sender: message.sender, sentAt: sentAt)
-            let body = GroupMessageBody(message: queued, content: message.content)
-            state.groupBodies[message.messageID] = body
-            state.queue[message.messageID] = QueueEntry(body: body)
-            state.queueOrder.append(message.messageID)
-            return sentAt
+            state.queue[state.nextSequence] = QueueEntry(body: GroupMessageBody(message: queued, content: message.content))
+            state.nextSequence += 1
+            return (sentAt, state.takeWaiters())
         }
+        for waiter in waiters { waiter.resume() }
+        return sentAt
     }
 
-    public func receiveGroupMessages(limit: Int, lease: Duration) async throws -> [GroupMessageLease] {
-        precondition(limit > 0)
-        let now = ContinuousClock.now
-        return try withOpenState { state in
-            var leases: [GroupMessageLease] = []
-            for id in state.queueOrder where leases.count < limit {
-                guard var entry = state.queue[id] else { continue }
-                if let expiry = entry.leaseExpiresAt, expiry > now { continue }
-                entry.leaseExpiresAt = now + lease
-                entry.deliveryAttempts += 1
-                state.queue[id] = entry
-                leases.append(GroupMessageLease(message: entry.body.message, deliveryAttempt: entry.deliveryAttempts))
+    public func receiveGroupMessage(lease: Duration, wait: Duration) async throws -> GroupMessageLease? {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: wait)
+        while true {
+            try Task.checkCancellation()
+            let now = clock.now
+            let (leased, generation, nextExpiry) = try withOpenState { state -> (GroupMessageLease?, UInt64, ContinuousClock.Instant?) in
+                var nextExpiry: ContinuousClock.Instant?
+                for sequence in state.queue.keys.sorted() {
+                    var entry = state.queue[sequence]!
+                    if entry.leaseToken != 0, let expiry = entry.leaseExpiresAt, expiry > now {
+                        nextExpiry = min(nextExpiry ?? expiry, expiry)
+                        continue
+                    }
+                    entry.leaseToken = state.nextLeaseToken
+                    state.nextLeaseToken += 1
+                    entry.leaseExpiresAt = now.advanced(by: lease)
+                    entry.deliveryAttempts += 1
+                    state.queue[sequence] = entry
+                    return (GroupMessageLease(message: entry.body.message, deliveryAttempt: entry.deliveryAttempts,
+                                              receipt: LeaseReceipt(Receipt(sequence: sequence, token: entry.leaseToken))),
+                            state.generation, nil)
+                }
+                return (nil, state.generation, nextExpiry)
             }
-            return leases
+            if let leased { return leased }
+            if now >= deadline { return nil }
+            await waitForChange(from: generation, until: min(deadline, nextExpiry ?? deadline))
         }
     }
 
-    public func deliverGroupMessageCopies(_ message: QueuedGroupMessage, to members: [UserID]) async throws -> Int {
+    /// Suspends until a message may have become receivable, `deadline`, or cancellation.
+    private func waitForChange(from generation: UInt64, until deadline: ContinuousClock.Instant) async {
+        let id = state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        var timer: Task<Void, Never>?
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let registered = state.withLock { state -> Bool in
+                    guard state.generation == generation, state.isOpen, !Task.isCancelled else { return false }
+                    state.waiters[id] = continuation
+                    return true
+                }
+                guard registered else {
+                    continuation.resume()
+                    return
+                }
+                timer = Task { [weak self] in
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    self?.wake(id)
+                }
+            }
+        } onCancel: {
+            wake(id)
+        }
+        timer?.cancel()
+    }
+
+    private func wake(_ id: UInt64) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+    }
+
+    /// The queue entry a lease still holds (throws `.leaseLost` if it was taken over).
+    private func heldEntry(_ lease: GroupMessageLease, in state: State) throws -> (UInt64, QueueEntry)? {
+        guard let receipt = lease.receipt.value as? Receipt else {
+            throw FanOutError(.permanent, "The lease of \(lease.message.messageID) is not one of this storage.")
+        }
+        guard let entry = state.queue[receipt.sequence] else { return nil }
+        guard entry.leaseToken == receipt.token else {
+            throw FanOutError(.leaseLost, "Group message \(lease.message.messageID) was received again by another consumer.")
+        }
+        return (receipt.sequence, entry)
+    }
+
+    public func extendGroupMessageLease(_ lease: GroupMessageLease, by duration: Duration) async throws -> GroupMessageLease {
         try withOpenState { state in
-            guard let body = state.groupBodies[message.messageID] else {
-                throw MessagingError(.notFound, "Group message \(message.messageID) is not stored.")
+            guard let (sequence, held) = try heldEntry(lease, in: state) else {
+                throw FanOutError(.leaseLost, "Group message \(lease.message.messageID) is no longer queued.")
             }
-            // A message no longer queued was fully fanned out and acknowledged.
-            guard state.queue[message.messageID] != nil else { return 0 }
-            var done = state.progress[message.messageID] ?? []
-            var written = 0
-            for member in members where !done.contains(member) {
+            // Like the durable queue: a lease past its deadline is still held until another receive takes it.
+            var entry = held
+            entry.leaseExpiresAt = ContinuousClock.now.advanced(by: duration)
+            state.queue[sequence] = entry
+            return lease
+        }
+    }
+
+    public func deliverGroupMessageBatch(_ lease: GroupMessageLease, maxMembers: Int) async throws -> FanOutBatch {
+        precondition(maxMembers > 0)
+        return try withOpenState { state in
+            let message = lease.message
+            let id = message.messageID
+            guard let queued = state.queue.values.first(where: { $0.body.message.messageID == id }) else {
+                // Acknowledged: fully delivered.
+                return FanOutBatch(copiesWritten: 0, isComplete: true)
+            }
+            let cursor = state.cursors[id]
+            if cursor == nil && state.groupBodies[id] != nil {
+                return FanOutBatch(copiesWritten: 0, isComplete: true)  // the last batch dropped the cursor
+            }
+            let members = (state.groups[message.groupID] ?? [:]).keys.filter { cursor == nil || $0 > cursor! }.sorted()
+            let page = members.prefix(maxMembers)
+            let isLast = members.count <= maxMembers
+            if cursor == nil && page.isEmpty { return FanOutBatch(copiesWritten: 0, isComplete: true) }
+            let body = state.groupBodies[id] ?? queued.body
+            state.groupBodies[id] = body
+            for member in page {
                 let date = state.clock.next()
                 state.inboxes[member, default: []].append(.group(body, recipient: member, date: date))
-                done.insert(member)
-                written += 1
             }
-            state.progress[message.messageID] = done
-            return written
+            if isLast { state.cursors[id] = nil } else { state.cursors[id] = page.last }
+            return FanOutBatch(copiesWritten: page.count, isComplete: isLast)
         }
     }
 
-    public func acknowledgeGroupMessage(_ message: QueuedGroupMessage) async throws {
+    public func acknowledgeGroupMessage(_ lease: GroupMessageLease) async throws {
         try withOpenState { state in
-            guard state.queue.removeValue(forKey: message.messageID) != nil else { return }
-            state.progress.removeValue(forKey: message.messageID)
-            if let index = state.queueOrder.firstIndex(of: message.messageID) {
-                state.queueOrder.remove(at: index)
+            do {
+                guard let (sequence, _) = try heldEntry(lease, in: state) else { return }
+                state.queue.removeValue(forKey: sequence)
+            } catch let error as FanOutError where error.kind == .leaseLost {
+                return  // the new holder finds the message delivered and acknowledges it
             }
+        }
+    }
+
+    public func deadLetterGroupMessage(_ lease: GroupMessageLease, reason: String) async throws {
+        try withOpenState { state in
+            guard let (sequence, entry) = try heldEntry(lease, in: state) else { return }
+            state.queue.removeValue(forKey: sequence)
+            state.deadLetters.append((entry.body, reason))
+            state.deadLetteredTotal += 1
+        }
+    }
+
+    public func redriveGroupMessages() async throws -> Int {
+        let (moved, waiters) = try withOpenState { state in
+            let letters = state.deadLetters
+            state.deadLetters.removeAll()
+            for letter in letters {
+                state.queue[state.nextSequence] = QueueEntry(body: letter.body)
+                state.nextSequence += 1
+            }
+            return (letters.count, letters.isEmpty ? [] : state.takeWaiters())
+        }
+        for waiter in waiters { waiter.resume() }
+        return moved
+    }
+
+    public func fanOutQueueStatistics() async throws -> FanOutQueueStatistics {
+        try withOpenState { state in
+            let now = ContinuousClock.now
+            let inFlight = state.queue.values.filter { $0.leaseToken != 0 && ($0.leaseExpiresAt ?? now) > now }.count
+            return FanOutQueueStatistics(depth: state.queue.count, inFlight: inFlight, deadLetters: state.deadLetters.count,
+                                         deadLetteredTotal: state.deadLetteredTotal)
         }
     }
 
@@ -224,6 +362,10 @@ public final class InMemoryMessagingStorage: MessagingStorage {
     }
 
     public func close() async throws {
-        state.withLock { $0.isOpen = false }
+        let waiters = state.withLock { state in
+            state.isOpen = false
+            return state.takeWaiters()
+        }
+        for waiter in waiters { waiter.resume() }
     }
 }

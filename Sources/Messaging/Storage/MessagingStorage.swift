@@ -67,29 +67,60 @@ public protocol MessagingStorage: Sendable {
 
     // MARK: Group messages and fan-out
 
-    /// Durably stores the group message's body (**once**, whatever the number
-    /// of members) and enqueues it for fan-out, in one atomic write; returns its
-    /// acceptance date (`sentAt`), taken from the same monotonic clock.
+    /// Accepts a group message in **one atomic durable step** (for the engine:
+    /// one `fdatasync`): the message — sender, group, content and its
+    /// acceptance date — is queued for fan-out, and nothing else is written.
+    /// Returns the acceptance date (`sentAt`), taken from the store's monotonic
+    /// clock: unique, greater than every date handed out before. Every copy
+    /// written later is dated after it.
     func enqueueGroupMessage(_ message: OutgoingMessage, to group: GroupID) async throws -> MessageDate
 
-    /// Leases up to `limit` queued group messages that are not leased (or whose
-    /// lease has expired), oldest first, for `lease`. A message leased here is
-    /// not returned again until its lease expires or it is acknowledged.
-    /// Returns an empty array when nothing is ready.
-    func receiveGroupMessages(limit: Int, lease: Duration) async throws -> [GroupMessageLease]
+    /// Leases one queued group message that is not leased (or whose lease ran
+    /// out), oldest first, for `lease`. When none is ready, waits up to `wait`
+    /// for one (a long poll: woken by an enqueue, a redrive or a lease running
+    /// out, not by polling) and returns nil if none came. Cancellation ends the
+    /// wait (throwing `CancellationError`) without leasing anything.
+    /// A queued record that cannot be decoded is moved to the dead-letter
+    /// queue here (logged as an error), never handed out.
+    func receiveGroupMessage(lease: Duration, wait: Duration) async throws -> GroupMessageLease?
 
-    /// Delivers copies of a queued group message to `members` (at most a batch,
-    /// e.g. 100): for every member not yet marked done for this message, writes
-    /// an inbox entry referencing the stored body, dated inside the commit order,
-    /// and marks the member done in the message's progress marker — entries and
-    /// marker in **one atomic write**. Members already done are skipped, so a
-    /// redelivery after a crash never writes a second copy. Returns how many
-    /// copies were written.
-    func deliverGroupMessageCopies(_ message: QueuedGroupMessage, to members: [UserID]) async throws -> Int
+    /// Extends a lease the caller holds to `duration` from now and returns
+    /// the renewed lease (use it from now on). The delivery count is unchanged.
+    /// - Throws: ``FanOutError`` `.leaseLost` if another consumer got the message.
+    func extendGroupMessageLease(_ lease: GroupMessageLease, by duration: Duration) async throws -> GroupMessageLease
 
-    /// Removes a fully fanned-out message from the queue (and its progress
-    /// marker). Acknowledging a message that is no longer queued is not an error.
-    func acknowledgeGroupMessage(_ message: QueuedGroupMessage) async throws
+    /// Writes the next batch of a leased message's fan-out: the next (up to)
+    /// `maxMembers` members of the group **after the message's cursor**, in the
+    /// order of user ids (bytes of the UUID), read now; for each an inbox entry
+    /// referencing the message's body, dated inside the commit order; the new
+    /// cursor (the last member written) — all in **one atomic write**. The
+    /// first batch also stores the body (once); the last one deletes the
+    /// cursor. So a redelivery after a crash resumes after the cursor and
+    /// never writes a second copy, and the state kept per batch is constant
+    /// in size. A message already fully delivered writes nothing and reports
+    /// complete. Calls for one message are serialized.
+    /// - Throws: ``FanOutError`` `.permanent` if the message can never be
+    ///   delivered (its record or stored state is corrupt); anything else is
+    ///   transient (retry later).
+    func deliverGroupMessageBatch(_ lease: GroupMessageLease, maxMembers: Int) async throws -> FanOutBatch
+
+    /// Removes a fully delivered message from the queue. Acknowledging a
+    /// message no longer queued, or whose lease another consumer took over,
+    /// is not an error.
+    func acknowledgeGroupMessage(_ lease: GroupMessageLease) async throws
+
+    /// Parks a message that can never be delivered in the dead-letter queue
+    /// with `reason`, where it waits for ``redriveGroupMessages()``.
+    func deadLetterGroupMessage(_ lease: GroupMessageLease, reason: String) async throws
+
+    /// Moves every dead-lettered group message back into the fan-out queue
+    /// (attempts reset) and returns how many moved; an idle worker receives
+    /// them at once. A crash during a redrive can duplicate a queued message,
+    /// never lose one (delivery stays exactly once per member: the cursor).
+    func redriveGroupMessages() async throws -> Int
+
+    /// The fan-out queue's depth, in-flight and dead-letter counts.
+    func fanOutQueueStatistics() async throws -> FanOutQueueStatistics
 
     // MARK: Inboxes
 

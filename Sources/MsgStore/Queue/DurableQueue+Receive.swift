@@ -122,14 +122,19 @@ extension DurableQueue {
     /// (its visibility timeout passed and a receive took it), nacked, or is on
     /// its way to the dead-letter queue, this throws
     /// ``StoreError/Code/leaseNotHeld`` and the message stays with its new holder.
-    public func ack(_ message: QueueMessage) async throws {
-        try await ack([message])
+    ///
+    /// - Parameter sync: false to return once the ack is written, without
+    ///   waiting for its `fdatasync`: it survives a process crash, but a power
+    ///   loss may take it back and the message is then delivered again (for a
+    ///   consumer whose processing is idempotent). Default true.
+    public func ack(_ message: QueueMessage, sync: Bool = true) async throws {
+        try await ack([message], sync: sync)
     }
 
     /// Acknowledges messages with one durable write. If any of them is no longer
     /// leased by the caller (as for a single message), throws
     /// ``StoreError/Code/leaseNotHeld`` and acks none of them.
-    public func ack(_ messages: [QueueMessage]) async throws {
+    public func ack(_ messages: [QueueMessage], sync: Bool = true) async throws {
         try checkOpen()
         let removed = try state.withLock { state in
             for message in messages {
@@ -143,7 +148,7 @@ extension DurableQueue {
             }
             return state.removeForAck(messages.map(\.sequence))
         }
-        try await recordAcks(removed)
+        try await recordAcks(removed, sync: sync)
     }
 
     /// Removes sequences from the queue durably, whoever holds them (the queue's own moves).
@@ -153,10 +158,10 @@ extension DurableQueue {
     }
 
     /// Makes the removal of sequences durable (one ack delta on the queue's thread).
-    private func recordAcks(_ removed: [UInt64]) async throws {
+    private func recordAcks(_ removed: [UInt64], sync: Bool = true) async throws {
         guard !removed.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !inbox.submit(.ack(removed, continuation)) {
+            if !inbox.submit(.ack(removed, sync: sync, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }
@@ -189,6 +194,73 @@ extension DurableQueue {
         if isExhausted {
             try await moveToDeadLetterQueue([message.sequence], reason: "nacked after \(maxAttempts) deliveries")
         }
+    }
+
+    /// Extends the lease of a message the caller holds: it stays invisible to
+    /// other receivers until `visibilityTimeout` from now (instead of its old
+    /// deadline), and its delivery count does not change. Returns the renewed
+    /// message, whose lease replaces the old one: ack, nack, extend or
+    /// dead-letter with the returned value from now on (the old lease is stale).
+    ///
+    /// In memory only, like every lease (nothing is written; works on a
+    /// read-only queue too). A consumer doing long work calls it well before
+    /// the deadline, so that the message is never delivered to a second
+    /// consumer while the first still makes progress.
+    /// - Throws: ``StoreError/Code/leaseNotHeld`` if the lease is no longer
+    ///   current (it timed out and the message was delivered again, it was
+    ///   nacked, acked or is moving to the dead-letter queue); `.closed` after close.
+    public func extendLease(_ message: QueueMessage, by visibilityTimeout: Duration) throws -> QueueMessage {
+        let deadline = ContinuousClock.now.advanced(by: visibilityTimeout)
+        return try state.withLock { state in
+            if state.isClosed { throw StoreError(.closed, "the queue is closed", file: directory) }
+            guard var entry = state.entries[message.sequence], entry.leaseID == message.leaseID, entry.leaseID != 0,
+                  entry.leaseID != QueueState.movingLeaseID else {
+                throw StoreError(.leaseNotHeld, "message \(message.sequence) is no longer leased to this receiver; "
+                                 + "its lease was not extended", file: directory)
+            }
+            // A new lease id: the old deadline, still in the heap, no longer matches and is skipped.
+            entry.leaseID = state.nextLeaseID
+            state.nextLeaseID += 1
+            state.entries[message.sequence] = entry
+            state.leaseDeadlines.insert(QueueState.LeaseDeadline(deadline: deadline, sequence: message.sequence,
+                                                                 leaseID: entry.leaseID))
+            var renewed = message
+            renewed.leaseID = entry.leaseID
+            return renewed
+        }
+    }
+
+    /// Moves a message the caller holds to the dead-letter queue now, whatever
+    /// its delivery count: for a message that can never be processed (a
+    /// corrupt payload, a bug), so that it stops being retried and waits for
+    /// a person (``redrive()``). `reason` is stored with it (cut to 1,000 bytes).
+    /// The move is appended to the dead-letter queue durably, then acked here
+    /// (a crash in between leaves a copy in both, never none). Without a
+    /// dead-letter queue (``QueueOptions/hasDeadLetterQueue`` false) the
+    /// message is dropped (acked). Doing it for a message already gone does nothing.
+    /// - Throws: ``StoreError/Code/leaseNotHeld`` if the lease is no longer current;
+    ///   if the move fails, the message is visible here again and the error is rethrown.
+    public func deadLetter(_ message: QueueMessage, reason: String) async throws {
+        try checkOpen()
+        let isHeld = try state.withLock { state -> Bool in
+            guard var entry = state.entries[message.sequence] else { return false }
+            guard entry.leaseID == message.leaseID, entry.leaseID != 0, entry.leaseID != QueueState.movingLeaseID else {
+                throw StoreError(.leaseNotHeld, "message \(message.sequence) is no longer leased to this receiver; "
+                                 + "it was not moved to the dead-letter queue", file: directory)
+            }
+            entry.leaseID = QueueState.movingLeaseID
+            state.entries[message.sequence] = entry
+            return true
+        }
+        guard isHeld else { return }
+        var bounded = Array(reason.utf8)
+        if bounded.count > 1000 {
+            bounded = Array(bounded.prefix(1000))
+            // Never cut inside a UTF-8 sequence.
+            while let last = bounded.last, last & 0xC0 == 0x80 { bounded.removeLast() }
+            if let last = bounded.last, last >= 0xC0 { bounded.removeLast() }
+        }
+        try await moveToDeadLetterQueue([message.sequence], reason: String(decoding: bounded, as: UTF8.self))
     }
 
     /// Gives back leases that were never handed out (the receive failed) and
@@ -233,6 +305,7 @@ extension DurableQueue {
         for (item, payload) in zip(unloaded, payloads) { records[item.index].payload = payload }
         if let deadLetterQueue, !records.isEmpty {
             _ = try await deadLetterQueue.append(records)
+            state.withLock { $0.deadLetteredTotal += UInt64(records.count) }
             testHooks.run(.queueDeadLetterMove)
         }
         try await acknowledge(sequences)
@@ -242,18 +315,26 @@ extension DurableQueue {
     /// 0, original enqueue time kept), oldest first, and returns how many moved.
     /// Each batch is enqueued here durably before it is acked in the dead-letter
     /// queue, so a crash can duplicate a message but never lose one.
+    ///
+    /// Only the dead letters present when it starts are moved: a message that
+    /// fails again at once and comes back to the dead-letter queue meanwhile
+    /// waits for the next redrive (no endless loop with a fast consumer).
     @discardableResult
     public func redrive() async throws -> Int {
         guard let deadLetterQueue else { return 0 }
+        let end = deadLetterQueue.stats.nextSequence
         var moved = 0
         while true {
-            let letters = try await deadLetterQueue.receive(max: 256, visibilityTimeout: .seconds(300))
+            let received = try await deadLetterQueue.receive(max: 256, visibilityTimeout: .seconds(300))
+            let letters = received.filter { $0.sequence < end }
+            for later in received where later.sequence >= end { try await deadLetterQueue.nack(later) }
             if letters.isEmpty { return moved }
             _ = try await append(letters.map {
                 QueueStorage.NewRecord(enqueuedAtMicros: $0.enqueuedAtMicros, attempts: 0, deadLetter: nil, payload: $0.payload)
             })
             try await deadLetterQueue.ack(letters)
             moved += letters.count
+            if letters.count < received.count { return moved }
         }
     }
 }

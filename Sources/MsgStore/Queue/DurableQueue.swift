@@ -31,7 +31,8 @@ public final class DurableQueue: Sendable {
     /// Work for the queue's thread.
     enum QueueJob: Sendable {
         case enqueue([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)
-        case ack([UInt64], CheckedContinuation<Void, any Error>)
+        /// Acks to record; `sync` false: written, not `fdatasync`'ed (unless a synced ack shares the group).
+        case ack([UInt64], sync: Bool, CheckedContinuation<Void, any Error>)
         /// Payloads to read back from the segments (messages over the memory budget).
         case read([QueueRecordLocation], CheckedContinuation<[[UInt8]], any Error>)
         /// Deliveries to record (no caller waits: they only raise attempt counts after a restart).
@@ -77,6 +78,7 @@ public final class DurableQueue: Sendable {
             if options.hasDeadLetterQueue {
                 var deadLetterOptions = options
                 deadLetterOptions.hasDeadLetterQueue = false
+                deadLetterOptions.preallocateSegments = false
                 // A dead letter is never dropped by a retry limit: it waits for redrive or a consumer's ack.
                 deadLetterOptions.maxAttempts = Int.max
                 deadLetterQueue = try open(directory: directory + ".dlq", fileSystem: fileSystem, options: deadLetterOptions,
@@ -197,7 +199,8 @@ public final class DurableQueue: Sendable {
                               oldestUnackedAgeMicros: oldest.map { max(0, now - $0) } ?? 0,
                               deadLetters: deadLetters, enqueuedTotal: state.enqueuedTotal,
                               ackedTotal: state.ackedTotal, segments: state.segmentCount,
-                              nextSequence: state.nextSequence)
+                              nextSequence: state.nextSequence, syncs: state.syncCount,
+                              deadLetteredTotal: state.deadLetteredTotal)
         }
     }
 

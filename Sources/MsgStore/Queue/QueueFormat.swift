@@ -46,6 +46,11 @@
 
 /// Constants and codecs of the queue's on-disk records.
 enum QueueFormat {
+    /// The reason the shared log reader gives for a tail of zeros: a
+    /// preallocated segment's unused end (``QueueOptions/preallocateSegments``),
+    /// which ends the data and is not a torn tail.
+    static let zeroFilledTailReason = "zero-filled region"
+
     /// The format version written into segment headers and consumer snapshots.
     ///
     /// - 1: first version (segment header, message record, consumer snapshot + ack deltas).

@@ -185,7 +185,8 @@ func verifyQueue(path: String, fileSystem: any FileSystem = PosixFileSystem()) -
                                                    message: "sequence \(first.record.sequence) not after previous segment's \(previousLast)"))
             }
             previousLast = contents.records.last?.record.sequence ?? previousLast
-            if let torn = contents.summary.tornTail {
+            if let torn = contents.summary.tornTail, torn.reason != QueueFormat.zeroFilledTailReason {
+                // (A zero-filled tail is a preallocated segment's unused end.)
                 verification.problems.append(.init(file: segmentPath, offset: torn.offset, message: "torn tail: \(torn.reason)"))
             }
         } catch { record(error, file: segmentPath) }

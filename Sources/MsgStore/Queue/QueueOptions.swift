@@ -18,7 +18,20 @@ public struct QueueOptions: Sendable {
     public var maxMemoryPayloadBytes: Int = 64 << 20
     /// The most messages one ``DurableQueue/receive(max:visibilityTimeout:waitTimeout:)`` returns. Default 1,000.
     public var maxReceiveCount: Int = 1_000
+    /// With ``SyncMode/always``: zero-fill each new segment to ``maxSegmentBytes``
+    /// (written and synced once, when the segment is created), so that the
+    /// `fdatasync` of an enqueue flushes only data, not a new file size — as
+    /// the write-ahead log does. A segment is cut back to its records when it
+    /// is closed; after a crash the zero-filled tail ends the data (it is not a
+    /// torn tail). Costs `maxSegmentBytes` of disk for the active segment.
+    /// Default false (the dead-letter queue never preallocates).
+    public var preallocateSegments: Bool = false
 
     /// The defaults: sync always, 8 MiB segments, 5 attempts, a dead-letter queue.
     public init() {}
+}
+
+extension QueueOptions {
+    /// Bytes a new segment is zero-filled to (0: no preallocation).
+    var preallocatedSegmentBytes: Int { preallocateSegments && sync == .always ? maxSegmentBytes : 0 }
 }

@@ -120,7 +120,10 @@ extension QueueStorage {
                 defer { try? file.close() }
                 try file.truncate(to: contents.summary.validLength)
                 try file.sync()
-                report.tornTails.append(.init(file: path, offset: contents.summary.validLength, reason: torn.reason))
+                // A zero-filled tail is a preallocated segment's unused end (or a never-written region), not a tear.
+                if torn.reason != QueueFormat.zeroFilledTailReason {
+                    report.tornTails.append(.init(file: path, offset: contents.summary.validLength, reason: torn.reason))
+                }
             }
             for (offset, var record) in contents.records {
                 guard record.sequence > lastSequence else {
@@ -153,12 +156,24 @@ extension QueueStorage {
         // 4. The active segment: the last one, or a new one.
         let writer: LogWriter
         if let last = segments.last {
-            writer = LogWriter(file: try fileSystem.open(last.path, mode: .readWrite), length: activeLength)
+            let file = try fileSystem.open(last.path, mode: .readWrite)
+            writer = LogWriter(file: file, length: activeLength)
+            if options.preallocatedSegmentBytes > 0 && activeLength < Int64(options.maxSegmentBytes) {
+                // Preallocate the rest of the active segment again (it was cut back on close or above).
+                do {
+                    try zeroFill(file, from: activeLength, to: Int64(options.preallocatedSegmentBytes))
+                    try file.sync()
+                } catch {
+                    try? file.close()
+                    throw error
+                }
+            }
         } else {
             let number = (numbers.last ?? 0) + 1
             let segment = Segment(number: number, firstSequence: nextSequence,
                                   path: joinPath(directory, StoreFileNames.queueSegment(number)))
-            writer = try createSegment(segment, fileSystem: fileSystem, directory: directory)
+            writer = try createSegment(segment, fileSystem: fileSystem, directory: directory,
+                                       preallocatedBytes: options.preallocatedSegmentBytes)
             segments.append(segment)
         }
         var deliveries: [UInt64: UInt32] = [:]

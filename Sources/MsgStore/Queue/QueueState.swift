@@ -53,6 +53,8 @@ struct QueueState {
     var generation: UInt64 = 0
     var enqueuedTotal: UInt64 = 0
     var ackedTotal: UInt64 = 0
+    var syncCount: UInt64 = 0
+    var deadLetteredTotal: UInt64 = 0
     var segmentCount = 0
     var nextSequence: UInt64 = 1
     var isClosed = false

@@ -16,4 +16,10 @@ public struct QueueStats: Sendable, Equatable {
     public var segments: Int
     /// The next sequence number to be assigned.
     public var nextSequence: UInt64
+    /// `fdatasync`s of enqueued records and of ack deltas since the queue was
+    /// opened (0 with ``QueueOptions/SyncMode/none``): one per group commit.
+    public var syncs: UInt64 = 0
+    /// Messages moved to the dead-letter queue since the queue was opened
+    /// (retry limit reached, or ``DurableQueue/deadLetter(_:reason:)``).
+    public var deadLetteredTotal: UInt64 = 0
 }

@@ -59,6 +59,8 @@ final class QueueStorage {
     /// A rewrite renamed its snapshot into place but the directory sync failed:
     /// the next durable ack syncs the directory first.
     private var consumerDirectoryUnsynced = false
+    /// `fdatasync`s of committed records and ack deltas (``QueueStats/syncs``).
+    private(set) var syncCount: UInt64 = 0
 
     init(directory: String, fileSystem: any FileSystem, options: QueueOptions, testHooks: TestHooks, segments: [Segment],
          writer: LogWriter, nextSequence: UInt64, acked: AckedSequences, consumerWriter: LogWriter) {
@@ -104,7 +106,10 @@ final class QueueStorage {
     func commit() throws {
         try writer.flush()
         testHooks.run(.queueEnqueueBeforeSync)
-        if options.sync == .always { try writer.sync() }
+        if options.sync == .always {
+            try writer.sync()
+            syncCount += 1
+        }
         committedLength = writer.length
         rolledSinceCommit.removeAll()
     }
@@ -143,6 +148,10 @@ final class QueueStorage {
     /// first sequence is already in the segment before it.
     private func roll() throws {
         try writer.flush()
+        // A preallocated segment is cut back to its records before it is closed.
+        if options.preallocatedSegmentBytes > 0, try writer.file.size() > writer.length {
+            try writer.file.truncate(to: writer.length)
+        }
         try writer.sync()
         let previous = segments.last!
         let number = previous.number + 1
@@ -151,7 +160,8 @@ final class QueueStorage {
         testHooks.run(.queueRollBeforeCreate)
         let next: LogWriter
         do {
-            next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory)
+            next = try Self.createSegment(segment, fileSystem: fileSystem, directory: directory,
+                                          preallocatedBytes: options.preallocatedSegmentBytes)
         } catch {
             rollRetry.failed(error as? StoreError ?? StoreError(.io, "creating queue segment \(number) failed: \(error)",
                                                                 file: segment.path))
@@ -169,12 +179,14 @@ final class QueueStorage {
 
     /// Creates a segment file holding its header, durably (file and directory
     /// entry). On failure the new file is closed and removed again (best effort).
-    static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String) throws -> LogWriter {
+    static func createSegment(_ segment: Segment, fileSystem: any FileSystem, directory: String,
+                              preallocatedBytes: Int = 0) throws -> LogWriter {
         let file = try fileSystem.open(segment.path, mode: .createTruncate)
         do {
             let writer = LogWriter(file: file)
             writer.append(QueueSegmentHeader(segment: segment.number, firstSequence: segment.firstSequence).encoded())
             try writer.flush()
+            try zeroFill(file, from: writer.length, to: Int64(preallocatedBytes))
             try writer.sync()
             try fileSystem.syncDirectory(directory)
             return writer
@@ -182,6 +194,19 @@ final class QueueStorage {
             try? file.close()
             try? fileSystem.remove(segment.path)
             throw error
+        }
+    }
+
+    /// Writes zeros from `start` up to `end` (nothing if `end <= start`): a
+    /// preallocated tail, which a reader takes for the end of the data.
+    static func zeroFill(_ file: any StorageFile, from start: Int64, to end: Int64) throws {
+        guard end > start else { return }
+        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = start
+        while offset < end {
+            let count = Int(min(Int64(chunk.count), end - offset))
+            try file.write(count == chunk.count ? chunk : Array(chunk.prefix(count)), at: offset)
+            offset += Int64(count)
         }
     }
 
@@ -201,7 +226,10 @@ final class QueueStorage {
     /// then deletes segments that hold only acked records and compacts the
     /// consumer state when it has grown. Throws only when the delta's write or
     /// sync failed (what the ack depends on); the clean-up after it never throws.
-    func recordAcks(_ sequences: [UInt64]) throws {
+    /// With `sync` false the delta is written without `fdatasync` (it survives a
+    /// process crash; a power loss may take it back: the messages are then
+    /// delivered again).
+    func recordAcks(_ sequences: [UInt64], sync: Bool = true) throws {
         guard !sequences.isEmpty else { return }
         var batch = AckedSequences(lowWater: 0)
         for sequence in sequences { batch.insert(sequence) }
@@ -210,8 +238,9 @@ final class QueueStorage {
         consumerWriter.append(AckedSequences.encodedDelta(ranges))
         try consumerWriter.flush()
         testHooks.run(.queueAckBeforeSync)
-        if options.sync == .always {
+        if options.sync == .always && sync {
             try consumerWriter.sync()
+            syncCount += 1
             if consumerDirectoryUnsynced {
                 // The delta is in a snapshot file whose rename is not known durable yet.
                 try fileSystem.syncDirectory(directory)
@@ -342,6 +371,13 @@ final class QueueStorage {
             // Normally nothing is pending here: every group writes what it framed.
             do { try writer.flush() } catch { firstError = error }
             do { try consumerWriter.flush() } catch { firstError = firstError ?? error }
+            if firstError == nil, options.preallocatedSegmentBytes > 0 {
+                // Cut the preallocated zeros off the active segment (best effort: a zero tail is read as the end anyway).
+                if let size = try? writer.file.size(), size > writer.length {
+                    try? writer.file.truncate(to: writer.length)
+                    try? writer.file.sync()
+                }
+            }
         }
         do { try writer.file.close() } catch { firstError = firstError ?? error }
         do { try consumerWriter.file.close() } catch { firstError = firstError ?? error }

@@ -49,6 +49,7 @@ final class QueueWorker: @unchecked Sendable {
     private func process(_ jobs: [DurableQueue.QueueJob], queue: DurableQueue?) {
         var enqueues: [([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)] = []
         var acks: [([UInt64], CheckedContinuation<Void, any Error>)] = []
+        var syncsAcks = false
         var closes: [CheckedContinuation<Void, any Error>] = []
         var delivered: [(sequence: UInt64, attempt: UInt32)] = []
         var reads: [([QueueRecordLocation], CheckedContinuation<[[UInt8]], any Error>)] = []
@@ -57,7 +58,9 @@ final class QueueWorker: @unchecked Sendable {
             case .read(let locations, let continuation): reads.append((locations, continuation))
             case .deliveries(let items): delivered += items
             case .enqueue(let records, let continuation): enqueues.append((records, continuation))
-            case .ack(let sequences, let continuation): acks.append((sequences, continuation))
+            case .ack(let sequences, let sync, let continuation):
+                acks.append((sequences, continuation))
+                syncsAcks = syncsAcks || sync
             case .close(let continuation): closes.append(continuation)
             }
         }
@@ -94,7 +97,7 @@ final class QueueWorker: @unchecked Sendable {
                 do {
                     try storage.recordDeliveries(delivered)  // before the acks of the same batch
                     let sequences = acks.flatMap { $0.0 }
-                    try storage.recordAcks(sequences)
+                    try storage.recordAcks(sequences, sync: syncsAcks)
                     ackedCount = sequences.count
                 } catch {
                     ackError = fail(with: error)
@@ -105,7 +108,7 @@ final class QueueWorker: @unchecked Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         if let queue {
             let segmentCount = storage.segments.count, nextSequence = storage.nextSequence, failure = self.failure
-            let backgroundFailure = storage.retriedFailure
+            let backgroundFailure = storage.retriedFailure, syncCount = storage.syncCount
             waiters = queue.state.withLock { state in
                 if let failure, state.failure == nil { state.failure = failure }
                 state.backgroundFailure = backgroundFailure
@@ -119,6 +122,7 @@ final class QueueWorker: @unchecked Sendable {
                 }
                 if ackError == nil { state.ackedTotal += UInt64(ackedCount) }
                 state.segmentCount = segmentCount
+                state.syncCount = syncCount
                 state.nextSequence = nextSequence
                 return enqueues.isEmpty && enqueueError == nil && ackError == nil ? [] : state.takeWaiters()
             }

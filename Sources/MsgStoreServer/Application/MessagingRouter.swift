@@ -19,6 +19,7 @@ public enum MessagingRouter {
         GroupRoutes<Context>(service: service, bodies: bodies).register(on: router)
         MessageRoutes<Context>(service: service, bodies: bodies).register(on: router)
         OperationRoutes<Context>(service: service).register(on: router)
+        AdminRoutes<Context>(service: service).register(on: router)
         return router
     }
 }

@@ -20,7 +20,7 @@ public struct MessagingServer: Sendable {
         let worker = FanOutWorker(storage: storage, options: fanOut, logger: logger)
         self.storage = storage
         self.worker = worker
-        self.service = MessagingService(storage: storage, limits: options.limits) { worker.wake() }
+        self.service = MessagingService(storage: storage, limits: options.limits)
         self.options = options
         self.logger = logger
     }

@@ -225,8 +225,12 @@ public enum OpenAPIDocument {
               description: |
                 A fan-out worker delivers it to every member of the group at delivery
                 time (the sender included), exactly once per member, each copy dated when
-                it enters that inbox and carrying `sentAt` = the returned `date`. Blocks
-                are not checked for group messages.
+                it enters that inbox and carrying `sentAt` = the returned `date`. Members
+                are served in batches in user id order; a member added during the
+                fan-out gets it if their id sorts after the last member already served,
+                a member removed before their batch does not. Blocks are not checked for
+                group messages. Accepting it costs one fdatasync (the queue record
+                carries the whole message).
               requestBody:
                 $ref: '#/components/requestBodies/SendMessage'
               responses:
@@ -323,6 +327,60 @@ public enum OpenAPIDocument {
                     application/yaml:
                       schema:
                         type: string
+                '503':
+                  $ref: '#/components/responses/Unavailable'
+          /admin/queues/fanout:
+            get:
+              operationId: fanOutQueueStatistics
+              summary: The fan-out queue's counters.
+              description: |
+                `depth`: accepted group messages not yet fully delivered; `inFlight`:
+                of those, the ones a worker is delivering now; `deadLetters`: messages
+                parked after a permanent failure (a corrupt record, a bug), waiting for
+                a redrive; `deadLetteredTotal`: messages parked since the server started.
+              responses:
+                '200':
+                  description: The counters.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [depth, inFlight, deadLetters, deadLetteredTotal]
+                        properties:
+                          depth:
+                            type: integer
+                            minimum: 0
+                          inFlight:
+                            type: integer
+                            minimum: 0
+                          deadLetters:
+                            type: integer
+                            minimum: 0
+                          deadLetteredTotal:
+                            type: integer
+                            minimum: 0
+                '503':
+                  $ref: '#/components/responses/Unavailable'
+          /admin/queues/fanout/redrive:
+            post:
+              operationId: redriveFanOutQueue
+              summary: Put every dead-lettered group message back into the fan-out queue.
+              description: |
+                Each is delivered again (exactly once per member: delivery resumes
+                after the message's cursor). No body. The same as
+                `msgstore queue redrive DIR --queue fanout` on a stopped server.
+              responses:
+                '200':
+                  description: How many messages were put back.
+                  content:
+                    application/json:
+                      schema:
+                        type: object
+                        required: [redriven]
+                        properties:
+                          redriven:
+                            type: integer
+                            minimum: 0
                 '503':
                   $ref: '#/components/responses/Unavailable'
         components:

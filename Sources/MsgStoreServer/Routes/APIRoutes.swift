@@ -16,6 +16,8 @@ public enum APIRoutes {
         APIRoute(method: .get, path: "/messages/:recipient"),
         APIRoute(method: .get, path: "/health"),
         APIRoute(method: .get, path: "/openapi.yaml"),
+        APIRoute(method: .get, path: "/admin/queues/fanout"),
+        APIRoute(method: .post, path: "/admin/queues/fanout/redrive"),
     ]
 
     /// The methods that exist for `path`, for a 405's `Allow` header; empty if no route matches.

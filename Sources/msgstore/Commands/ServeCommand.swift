@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Concurrent fan-out consumers of the group message queue.")
     var fanoutWorkers: Int = 2
 
+    @Option(name: .long, help: "Members written per atomic fan-out batch (one durable write each).")
+    var fanoutBatch: Int = FanOutOptions().membersPerBatch
+
     @Option(name: .long, help: "The largest message content in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
@@ -56,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535.") }
         guard fanoutWorkers >= 1 else { throw ValidationError("--fanout-workers must be at least 1.") }
+        guard (1...100_000).contains(fanoutBatch) else { throw ValidationError("--fanout-batch must be 1...100000.") }
         guard maxContentBytes >= 1 else { throw ValidationError("--max-content-bytes must be at least 1.") }
         guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
         guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
@@ -76,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
             options: ServerOptions(
                 host: host, port: port, limits: MessagingLimits(maxContentBytes: maxContentBytes),
                 logsRequests: !noRequestLog),
-            fanOut: FanOutOptions(consumers: fanoutWorkers),
+            fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
             logger: logger)
         let host = self.host
         try await server.run { boundPort in

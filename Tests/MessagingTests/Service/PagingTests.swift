@@ -7,7 +7,7 @@ import Testing
     func everyMessageOnceAscending(limit: Int?) async throws {
         let storage = InMemoryMessagingStorage()
         let worker = RunningWorker(storage: storage)
-        let service = MessagingService(storage: storage, onGroupMessageEnqueued: { worker.worker.wake() })
+        let service = MessagingService(storage: storage)
         let reader = try await service.newUser()
         var senders: [UserID] = []
         for _ in 0..<6 { senders.append(try await service.newUser()) }

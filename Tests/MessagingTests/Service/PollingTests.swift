@@ -7,7 +7,7 @@ import Testing
     @Test func pollerSeesEveryMessageOnceInOrder() async throws {
         let storage = InMemoryMessagingStorage()
         let worker = RunningWorker(storage: storage, options: FanOutOptions(consumers: 3, membersPerBatch: 2))
-        let service = MessagingService(storage: storage, onGroupMessageEnqueued: { worker.worker.wake() })
+        let service = MessagingService(storage: storage)
         let reader = try await service.newUser()
         var senders: [UserID] = []
         for _ in 0..<4 { senders.append(try await service.newUser()) }

@@ -103,9 +103,9 @@ import Testing
     }
 
     @Test(arguments: factories)
-    func groupQueueLeasesProgressAndAcknowledgement(factory: StorageFactory) async throws {
+    func groupQueueLeasesCursorAndAcknowledgement(factory: StorageFactory) async throws {
         let storage = try await factory.make()
-        let members = (0..<5).map { _ in UserID.random() }
+        let members = (0..<5).map { _ in UserID.random() }.sorted()
         let group = GroupID.random()
         try await storage.createGroup(group)
         for member in members {
@@ -118,19 +118,25 @@ import Testing
         let secondSentAt = try await storage.enqueueGroupMessage(second, to: group)
         #expect(firstSentAt < secondSentAt)
         #expect(try await storage.readInbox(of: members[0], after: nil, limit: 10).isEmpty, "queued, not delivered")
+        #expect(try await storage.fanOutQueueStatistics().depth == 2)
 
-        let leases = try await storage.receiveGroupMessages(limit: 10, lease: .seconds(60))
-        #expect(leases.map(\.message.messageID) == [first.messageID, second.messageID], "oldest first")
-        #expect(leases.allSatisfy { $0.deliveryAttempt == 1 })
-        #expect(leases[0].message.sentAt == firstSentAt && leases[0].message.groupID == group)
-        #expect(try await storage.receiveGroupMessages(limit: 10, lease: .seconds(60)).isEmpty, "leased")
+        let lease = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
+        let other = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
+        #expect([lease.message.messageID, other.message.messageID] == [first.messageID, second.messageID], "oldest first")
+        #expect(lease.deliveryAttempt == 1 && other.deliveryAttempt == 1)
+        #expect(lease.message.sentAt == firstSentAt && lease.message.groupID == group && lease.message.sender == members[0])
+        #expect(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero) == nil, "leased")
 
-        let lease = leases[0]
-        #expect(try await storage.deliverGroupMessageCopies(lease.message, to: Array(members[0..<3])) == 3)
-        #expect(try await storage.deliverGroupMessageCopies(lease.message, to: members) == 2, "done members skipped")
-        #expect(try await storage.deliverGroupMessageCopies(lease.message, to: members) == 0)
-        try await storage.acknowledgeGroupMessage(lease.message)
-        try await storage.acknowledgeGroupMessage(lease.message)
+        // Batches of 2 in user id order: 2, 2, then the last 1.
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 2, isComplete: false))
+        #expect(try await storage.readInbox(of: members[1], after: nil, limit: 10).count == 1)
+        #expect(try await storage.readInbox(of: members[2], after: nil, limit: 10).isEmpty, "after the cursor")
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 2, isComplete: false))
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 1, isComplete: true))
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 0, isComplete: true),
+                "delivered: nothing more")
+        try await storage.acknowledgeGroupMessage(lease)
+        try await storage.acknowledgeGroupMessage(lease)
         for member in members {
             let inbox = try await storage.readInbox(of: member, after: nil, limit: 10)
             #expect(inbox.count == 1)
@@ -138,20 +144,107 @@ import Testing
             #expect(copy.messageID == first.messageID && copy.content == "first" && copy.recipient == member)
             #expect(copy.groupID == group && copy.sentAt == firstSentAt && copy.date > firstSentAt)
         }
+        #expect(try await storage.fanOutQueueStatistics().depth == 1)
         try await storage.close()
     }
 
     @Test(arguments: factories)
-    func expiredLeaseIsReceivedAgain(factory: StorageFactory) async throws {
+    func expiredLeaseIsReceivedAgainAndAnExtendedOneIsNot(factory: StorageFactory) async throws {
         let storage = try await factory.make()
         let group = GroupID.random()
         try await storage.createGroup(group)
         let message = OutgoingMessage(messageID: .random(), sender: .random(), content: "x")
         _ = try await storage.enqueueGroupMessage(message, to: group)
-        #expect(try await storage.receiveGroupMessages(limit: 1, lease: .milliseconds(20)).count == 1)
-        try await Task.sleep(for: .milliseconds(40))
-        let again = try await storage.receiveGroupMessages(limit: 1, lease: .seconds(60))
-        #expect(again.first?.deliveryAttempt == 2)
+        let first = try #require(try await storage.receiveGroupMessage(lease: .milliseconds(100), wait: .zero))
+        // Extended before it ran out: not received by anyone else meanwhile.
+        let extended = try await storage.extendGroupMessageLease(first, by: .seconds(60))
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero) == nil)
+        _ = try await storage.extendGroupMessageLease(extended, by: .milliseconds(20))
+        // Past it, a long poll gets it again (woken by the lease running out), as the 2nd delivery.
+        let again = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .seconds(5)))
+        #expect(again.deliveryAttempt == 2)
+        // The old holder's lease is lost: it can neither extend it nor park it.
+        let lost = await #expect(throws: FanOutError.self) { _ = try await storage.extendGroupMessageLease(extended, by: .seconds(1)) }
+        #expect(lost?.kind == .leaseLost)
+        try await storage.close()
+    }
+
+    @Test(arguments: factories)
+    func longPollIsWokenByAnEnqueue(factory: StorageFactory) async throws {
+        let storage = try await factory.make()
+        let group = GroupID.random()
+        try await storage.createGroup(group)
+        let receiver = Task { try await storage.receiveGroupMessage(lease: .seconds(60), wait: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let started = ContinuousClock.now
+        let message = OutgoingMessage(messageID: .random(), sender: .random(), content: "wake")
+        _ = try await storage.enqueueGroupMessage(message, to: group)
+        let lease = try #require(try await receiver.value)
+        #expect(lease.message.messageID == message.messageID)
+        #expect(ContinuousClock.now - started < .seconds(5), "woken, not timed out")
+        // Cancellation ends a long poll at once.
+        let idle = Task { try await storage.receiveGroupMessage(lease: .seconds(60), wait: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(20))
+        idle.cancel()
+        _ = try? await idle.value
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await storage.close()
+    }
+
+    /// The membership rule (docs/fanout.md): members are read at delivery, batch by batch, in user id
+    /// order after the cursor. A member removed before their batch gets nothing; a member added
+    /// mid-fan-out gets the message iff their id sorts after the cursor.
+    @Test(arguments: factories)
+    func membershipChangesMidFanOut(factory: StorageFactory) async throws {
+        let storage = try await factory.make()
+        let ids = (0..<8).map { _ in UserID.random() }.sorted()
+        let group = GroupID.random()
+        try await storage.createGroup(group)
+        for user in ids { try await storage.createUser(user) }
+        // Members at send: 0, 2, 4, 6 (1, 3, 5, 7 join later).
+        for index in [0, 2, 4, 6] { try await storage.addMember(ids[index], to: group) }
+        let message = OutgoingMessage(messageID: .random(), sender: ids[0], content: "rule")
+        _ = try await storage.enqueueGroupMessage(message, to: group)
+        let lease = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2).copiesWritten == 2)  // 0, 2; cursor = 2
+        try await storage.addMember(ids[1], to: group)     // sorts before the cursor: misses it
+        try await storage.addMember(ids[5], to: group)     // after the cursor: gets it
+        try await storage.removeMember(ids[6], from: group)  // removed before their batch: nothing
+        var batch = try await storage.deliverGroupMessageBatch(lease, maxMembers: 2)  // 4, 5
+        while !batch.isComplete { batch = try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) }
+        try await storage.acknowledgeGroupMessage(lease)
+        var got: [Int] = []
+        for (index, user) in ids.enumerated() {
+            let count = try await storage.readInbox(of: user, after: nil, limit: 10).count
+            #expect(count <= 1)
+            if count == 1 { got.append(index) }
+        }
+        #expect(got == [0, 2, 4, 5])
+        try await storage.close()
+    }
+
+    @Test(arguments: factories)
+    func deadLetteredMessageWaitsForARedrive(factory: StorageFactory) async throws {
+        let storage = try await factory.make()
+        let alice = UserID.random()
+        let group = GroupID.random()
+        try await storage.createUser(alice)
+        try await storage.createGroup(group)
+        try await storage.addMember(alice, to: group)
+        let message = OutgoingMessage(messageID: .random(), sender: alice, content: "parked")
+        _ = try await storage.enqueueGroupMessage(message, to: group)
+        let lease = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
+        try await storage.deadLetterGroupMessage(lease, reason: "test")
+        #expect(try await storage.fanOutQueueStatistics() == FanOutQueueStatistics(depth: 0, inFlight: 0, deadLetters: 1, deadLetteredTotal: 1))
+        #expect(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .milliseconds(50)) == nil)
+        #expect(try await storage.redriveGroupMessages() == 1)
+        #expect(try await storage.redriveGroupMessages() == 0)
+        let again = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
+        #expect(again.message.messageID == message.messageID)
+        #expect(try await storage.deliverGroupMessageBatch(again, maxMembers: 10) == FanOutBatch(copiesWritten: 1, isComplete: true))
+        try await storage.acknowledgeGroupMessage(again)
+        #expect(try await storage.readInbox(of: alice, after: nil, limit: 10).map(\.content) == ["parked"])
         try await storage.close()
     }
 

@@ -2,24 +2,42 @@ import Messaging
 import Synchronization
 
 /// A ``MessagingStorage`` that forwards to another and fails chosen
-/// `deliverGroupMessageCopies` calls, like a crash between two fan-out batches.
+/// `deliverGroupMessageBatch` calls before writing (a transient failure: a
+/// full disk, an unavailable store), or with a permanent ``FanOutError``.
 final class FaultyStorage: MessagingStorage {
     struct InjectedFault: Error {}
 
     let base: any MessagingStorage
-    /// 1-based numbers of the `deliverGroupMessageCopies` calls that throw instead of writing.
+    /// 1-based numbers of the `deliverGroupMessageBatch` calls that throw instead of writing.
     private let failingCalls: Set<Int>
+    /// When true, every failing call throws a permanent ``FanOutError``.
+    private let permanent: Bool
+    /// A pause before every batch (a slow disk).
+    private let batchDelay: Duration
     private let calls = Atomic<Int>(0)
+    private let receives = Atomic<Int>(0)
 
-    init(_ base: any MessagingStorage, failingDeliveryCalls: Set<Int>) {
+    init(_ base: any MessagingStorage, failingDeliveryCalls: Set<Int> = [], permanent: Bool = false, batchDelay: Duration = .zero) {
         self.base = base
         self.failingCalls = failingDeliveryCalls
+        self.permanent = permanent
+        self.batchDelay = batchDelay
     }
 
-    func deliverGroupMessageCopies(_ message: QueuedGroupMessage, to members: [UserID]) async throws -> Int {
+    /// Messages handed out by `receiveGroupMessage` so far.
+    var receivedCount: Int { receives.load(ordering: .relaxed) }
+
+    /// `deliverGroupMessageBatch` calls so far.
+    var deliveryCalls: Int { calls.load(ordering: .relaxed) }
+
+    func deliverGroupMessageBatch(_ lease: GroupMessageLease, maxMembers: Int) async throws -> FanOutBatch {
         let call = calls.add(1, ordering: .relaxed).newValue
-        if failingCalls.contains(call) { throw InjectedFault() }
-        return try await base.deliverGroupMessageCopies(message, to: members)
+        if batchDelay > .zero { try await Task.sleep(for: batchDelay) }
+        if failingCalls.contains(call) {
+            if permanent { throw FanOutError(.permanent, "injected permanent failure") }
+            throw InjectedFault()
+        }
+        return try await base.deliverGroupMessageBatch(lease, maxMembers: maxMembers)
     }
 
     func createUser(_ user: UserID) async throws { try await base.createUser(user) }
@@ -42,10 +60,20 @@ final class FaultyStorage: MessagingStorage {
     func enqueueGroupMessage(_ message: OutgoingMessage, to group: GroupID) async throws -> MessageDate {
         try await base.enqueueGroupMessage(message, to: group)
     }
-    func receiveGroupMessages(limit: Int, lease: Duration) async throws -> [GroupMessageLease] {
-        try await base.receiveGroupMessages(limit: limit, lease: lease)
+    func receiveGroupMessage(lease: Duration, wait: Duration) async throws -> GroupMessageLease? {
+        let lease = try await base.receiveGroupMessage(lease: lease, wait: wait)
+        if lease != nil { receives.add(1, ordering: .relaxed) }
+        return lease
     }
-    func acknowledgeGroupMessage(_ message: QueuedGroupMessage) async throws { try await base.acknowledgeGroupMessage(message) }
+    func extendGroupMessageLease(_ lease: GroupMessageLease, by duration: Duration) async throws -> GroupMessageLease {
+        try await base.extendGroupMessageLease(lease, by: duration)
+    }
+    func acknowledgeGroupMessage(_ lease: GroupMessageLease) async throws { try await base.acknowledgeGroupMessage(lease) }
+    func deadLetterGroupMessage(_ lease: GroupMessageLease, reason: String) async throws {
+        try await base.deadLetterGroupMessage(lease, reason: reason)
+    }
+    func redriveGroupMessages() async throws -> Int { try await base.redriveGroupMessages() }
+    func fanOutQueueStatistics() async throws -> FanOutQueueStatistics { try await base.fanOutQueueStatistics() }
     func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
         try await base.readInbox(of: recipient, after: after, limit: limit)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Messaging
 import Testing
@@ -37,7 +38,7 @@ struct RunningWorker {
     let worker: FanOutWorker
     let task: Task<Void, Never>
 
-    init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions(idlePollInterval: .milliseconds(20))) {
+    init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions()) {
         let worker = FanOutWorker(storage: storage, options: options, logger: Logger(label: "test"))
         self.worker = worker
         self.task = Task { await worker.run() }
@@ -46,6 +47,27 @@ struct RunningWorker {
     func stop() async {
         worker.stop()
         await task.value
+    }
+}
+
+/// The seed of a randomized test: `MSGSTORE_SEED` from the environment, or a
+/// fresh one; printed so that a failure can be replayed.
+func testSeed(_ test: String) -> UInt64 {
+    let seed = ProcessInfo.processInfo.environment["MSGSTORE_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
+    print("\(test): MSGSTORE_SEED=\(seed)")
+    return seed
+}
+
+/// A small deterministic generator (SplitMix64) for seeded tests.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 

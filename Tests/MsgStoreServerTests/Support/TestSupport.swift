@@ -36,7 +36,7 @@ struct TestServer {
         server = MessagingServer(
             storage: InMemoryMessagingStorage(),
             options: ServerOptions(limits: MessagingLimits(maxContentBytes: maxContentBytes), logsRequests: false),
-            fanOut: FanOutOptions(consumers: 2, idlePollInterval: .milliseconds(20)),
+            fanOut: FanOutOptions(consumers: 2),
             logger: Logger(label: "test"))
     }
 
