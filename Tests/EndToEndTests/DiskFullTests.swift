@@ -36,10 +36,11 @@ import Testing
         // Fill the disk with 32 KiB messages of random letters (compression
         // cannot make them vanish) until a send is refused (bounded).
         let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        var random = SeededGenerator(seed: testSeed())
         var acknowledged: [String] = []
         var refusal: (Int, [String: Any])?
         for i in 0..<2_000 {
-            let content = String((0..<(32 << 10)).map { _ in letters.randomElement()! })
+            let content = String((0..<(32 << 10)).map { _ in letters.randomElement(using: &random)! })
             let (status, body) = try await client.send("POST", "/messages/user/\(recipient)", json: ["sender": sender, "content": "\(i) \(content)"])
             if status == 201, let id = body["messageId"] as? String {
                 acknowledged.append(id)

@@ -75,6 +75,42 @@ import Testing
         #expect(server.stop(signal: SIGINT) == 0)
     }
 
+    /// `msgstore inspect` knows the messaging tables: after a server ran, the
+    /// log shows ids as UUIDs, dates as ISO-8601 and content as text.
+    @Test func inspectShowsMessagingRowsReadably() async throws {
+        let data = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let server = try ServerProcess(dataDirectory: data)
+        let client = HTTPClient(baseURL: server.baseURL)
+        let alice = try await client.newUser()
+        let bob = try await client.newUser()
+        let (sent, sentBody) = try await client.send("POST", "/messages/user/\(bob)", json: ["sender": alice, "content": "readable"])
+        #expect(sent == 201)
+        let date = try #require(sentBody["date"] as? String)
+        #expect(server.stop(signal: SIGTERM) == 0)
+
+        func inspect(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = ServerProcess.binaryURL
+            process.arguments = ["inspect"] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "inspect \(arguments)")
+            return String(decoding: output, as: UTF8.self)
+        }
+        let logs = try FileManager.default.contentsOfDirectory(atPath: data.path).filter { $0.hasSuffix(".log") }.sorted()
+        let output = try logs.map { try inspect([data.appendingPathComponent($0).path, "--entries"]) }.joined()
+        #expect(output.contains("put users \(alice)"))
+        #expect(output.contains("put inbox \(bob) | \(date)"))
+        #expect(output.contains("direct from \(alice): \"readable\""))
+        let directory = try inspect([data.path])
+        #expect(directory.contains("inbox"))
+    }
+
     @Test func rejectsBadOptions() throws {
         let process = Process()
         process.executableURL = ServerProcess.binaryURL

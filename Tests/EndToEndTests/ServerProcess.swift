@@ -160,3 +160,25 @@ struct HTTPClient: Sendable {
         }
     }
 }
+
+/// A deterministic random generator (SplitMix64) for this target's randomized
+/// tests, seeded by ``testSeed(_:)``.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// The seed for a randomized test: `MSGSTORE_SEED` if set (to replay a
+/// failure), else random; printed at the start.
+func testSeed(_ name: String = #function) -> UInt64 {
+    let seed = ProcessInfo.processInfo.environment["MSGSTORE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
+    print("\(name): seed \(seed) (rerun with MSGSTORE_SEED=\(seed))")
+    return seed
+}

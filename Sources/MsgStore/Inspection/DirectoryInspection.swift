@@ -62,7 +62,11 @@ public struct DirectoryInspection: Sendable, Codable {
     public var queues: [QueueInfo]
 
     /// Reads the directory. `includeFiles` lists every SSTable with its key range.
-    public static func inspect(path: String, fileSystem: any FileSystem = PosixFileSystem(), includeFiles: Bool = false) throws -> DirectoryInspection {
+    /// - Parameter renderer: shows the key ranges and the last commit stamp (hex and microseconds by default).
+    public static func inspect(
+        path: String, fileSystem: any FileSystem = PosixFileSystem(), includeFiles: Bool = false,
+        renderer: any KeyRenderer = HexKeyRenderer()
+    ) throws -> DirectoryInspection {
         let loaded = try Manifest.load(directory: path, fileSystem: fileSystem)
         let state = loaded.state
         let catalog = try readCatalog(directory: path, fileSystem: fileSystem)
@@ -85,8 +89,8 @@ public struct DirectoryInspection: Sendable, Codable {
                             list.append(FileInfo(
                                 name: StoreFileNames.table(file.number), partition: partition, level: level, bytes: file.size,
                                 entries: file.entries, sequences: "\(file.smallestSequence)...\(file.largestSequence)",
-                                smallestKey: KeyDecoding.describe(userKey: Array(file.smallestUserKey)),
-                                largestKey: KeyDecoding.describe(userKey: Array(file.largestUserKey))))
+                                smallestKey: renderer.render(table: entry.name, userKey: Array(file.smallestUserKey)),
+                                largestKey: renderer.render(table: entry.name, userKey: Array(file.largestUserKey))))
                         }
                     }
                 }
@@ -115,7 +119,7 @@ public struct DirectoryInspection: Sendable, Codable {
         }
         return DirectoryInspection(
             path: path, manifest: loaded.manifestNumber.map(StoreFileNames.manifest), notes: loaded.notes,
-            lastSequence: state.lastSequence, lastTimestamp: KeyDecoding.iso8601(micros: state.lastTimestamp),
+            lastSequence: state.lastSequence, lastTimestamp: renderer.render(commitStamp: state.lastTimestamp),
             nextFileNumber: state.nextFileNumber, logNumber: state.logNumber, tables: tables,
             logSegments: segments, logBytes: segments.reduce(0) { $0 + $1.bytes }, sstBytes: sstBytes,
             spaceAmplification: lsmSpaceAmplification(levelBytesPerPartition: perPartition), queues: queues)

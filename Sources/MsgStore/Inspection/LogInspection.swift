@@ -8,7 +8,7 @@ public struct LogInspection: Sendable, Codable {
         public var bytes: Int
         public var baseSequence: UInt64
         public var count: Int
-        /// Commit timestamp, ISO-8601.
+        /// Commit stamp, as the renderer shows it.
         public var timestamp: String
         public var ops: [Op]?
     }
@@ -32,10 +32,12 @@ public struct LogInspection: Sendable, Codable {
     public var tornTailReason: String?
 
     /// Reads a segment (read-only; safe beside a running server).
-    /// - Parameter tableNames: table id → name, from the directory's `SCHEMA` (ids are shown when missing).
+    /// - Parameters:
+    ///   - tableNames: table id → name, from the directory's `SCHEMA` (ids are shown when missing).
+    ///   - renderer: shows keys, values and commit stamps (hex and microseconds by default).
     public static func inspect(
         path: String, fileSystem: any FileSystem = PosixFileSystem(), includeEntries: Bool = false,
-        tableNames: [UInt32: String] = [:]
+        tableNames: [UInt32: String] = [:], renderer: any KeyRenderer = HexKeyRenderer()
     ) throws -> LogInspection {
         var records: [Record] = []
         var syncedThrough: Int64?
@@ -51,17 +53,17 @@ public struct LogInspection: Sendable, Codable {
             if includeEntries {
                 var decoded: [Op] = []
                 let ok = BatchDecoder.forEachOp(record) { op in
+                    let table = tableNames[op.tableId] ?? "#\(op.tableId)"
                     decoded.append(Op(
-                        kind: op.kind == .value ? "put" : "delete",
-                        table: tableNames[op.tableId] ?? "#\(op.tableId)",
-                        key: KeyDecoding.describe(userKey: Array(op.userKey)),
-                        value: op.kind == .value ? KeyDecoding.describe(value: Array(op.value)) : nil))
+                        kind: op.kind == .value ? "put" : "delete", table: table,
+                        key: renderer.render(table: table, userKey: Array(op.userKey)),
+                        value: op.kind == .value ? renderer.render(table: table, value: Array(op.value)) : nil))
                 }
                 guard ok else { throw StoreError.corruption("malformed batch", file: path, offset: offset) }
                 ops = decoded
             }
             records.append(Record(offset: offset, bytes: record.count, baseSequence: header.baseSequence, count: header.count,
-                                  timestamp: KeyDecoding.iso8601(micros: header.timestamp), ops: ops))
+                                  timestamp: renderer.render(commitStamp: header.timestamp), ops: ops))
         }
         return LogInspection(path: path, sizeBytes: try fileSystem.fileSize(path), records: records, syncedThrough: syncedThrough,
                              tornTailOffset: summary.tornTail?.offset, tornTailReason: summary.tornTail?.reason)
@@ -81,7 +83,11 @@ public struct ManifestInspection: Sendable, Codable {
     public var tornTailOffset: Int64?
 
     /// Reads a manifest file (read-only).
-    public static func inspect(path: String, fileSystem: any FileSystem = PosixFileSystem(), tableNames: [UInt32: String] = [:]) throws -> ManifestInspection {
+    /// - Parameter renderer: shows the commit stamps (microseconds by default).
+    public static func inspect(
+        path: String, fileSystem: any FileSystem = PosixFileSystem(), tableNames: [UInt32: String] = [:],
+        renderer: any KeyRenderer = HexKeyRenderer()
+    ) throws -> ManifestInspection {
         var edits: [Edit] = []
         let summary = try LogReader(path: path, mode: .pointInTime).read(using: fileSystem) { offset, record in
             guard let edit = VersionEdit.decode(record) else {
@@ -90,7 +96,7 @@ public struct ManifestInspection: Sendable, Codable {
             var lines: [String] = []
             if let v = edit.nextFileNumber { lines.append("next file number \(v)") }
             if let v = edit.lastSequence { lines.append("last sequence \(v)") }
-            if let v = edit.lastTimestamp { lines.append("last timestamp \(KeyDecoding.iso8601(micros: v))") }
+            if let v = edit.lastTimestamp { lines.append("last timestamp \(renderer.render(commitStamp: v))") }
             if let v = edit.logNumber { lines.append("log number \(v)") }
             func name(_ id: PartitionID) -> String { "\(tableNames[id.tableId] ?? "#\(id.tableId)")[\(id.partition)]" }
             for (id, sequence) in edit.flushed.sorted(by: { $0.key < $1.key }) { lines.append("flushed \(name(id)) up to sequence \(sequence)") }

@@ -1,8 +1,8 @@
 /// What `msgstore inspect` shows about one SSTable, and what `msgstore verify`
 /// checks: read-only, safe next to a running server (files are immutable).
 ///
-/// Keys and values are raw bytes here; messaging-aware decoding is the
-/// caller's. Encodes to JSON with `JSONEncoder`.
+/// Keys and values are raw bytes here; a ``KeyRenderer`` shows them
+/// (``KeyRenderer/render(table:userKey:)``). Encodes to JSON with `JSONEncoder`.
 public struct SSTableInspection: Sendable, Codable {
     /// One stored block.
     public struct BlockInfo: Sendable, Codable, Equatable {

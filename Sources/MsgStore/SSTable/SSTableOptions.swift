@@ -24,7 +24,7 @@ struct SSTableOptions: Sendable {
 
     /// Options of the per-file zstd dictionary.
     ///
-    /// Measured on the 242,146 inbox entries of the small generated workload
+    /// Measured on the 242,146 time-ordered rows of the small generated benchmark workload
     /// (docs/workload.md; zstd 3, 4 KiB blocks, files of ≤ 4 MiB raw): no dictionary 89.3 B/entry;
     /// 16 KiB trained on 1 MiB 77.6 B/entry; 64 KiB trained on 4 MiB 68.8 B/entry
     /// (training costs ~0.5–1 s per file, so prefer it for compaction outputs).

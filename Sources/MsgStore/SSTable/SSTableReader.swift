@@ -115,7 +115,7 @@ final class SSTableReader: Sendable {
     }
 
     /// Whether the file may hold a user key whose ``RowKeyCoding`` prefix is
-    /// `prefix` (false: certainly not — an inbox seek can skip the file).
+    /// `prefix` (false: certainly not — a seek within one partition key can skip the file).
     func mayContainPrefix(_ prefix: UnsafeRawBufferPointer) -> Bool {
         prefixFilter?.mayContain(prefix) ?? true
     }

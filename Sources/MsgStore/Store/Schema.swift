@@ -27,7 +27,7 @@ public struct TableSchema: Sendable {
     public var indexes: [IndexSchema]
     /// Whether point lookups (``Store/get(_:_:)``) of this table go through
     /// the row cache (``StoreOptions/rowCacheBytes``): worth it for small,
-    /// hot tables read by key (users, blocks, message bodies).
+    /// hot tables read by key.
     public var cachesRows: Bool
 
     /// Declares a table.

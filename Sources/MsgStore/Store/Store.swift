@@ -5,13 +5,13 @@
 /// ```swift
 /// import MsgStore
 ///
-/// let store = try Store.open(at: "/tmp/demo", tables: [TableSchema(name: "inbox", partitionCount: 16)])
-/// let inbox = try store.table("inbox")
+/// let store = try Store.open(at: "/tmp/demo", tables: [TableSchema(name: "feed", partitionCount: 16)])
+/// let feed = try store.table("feed")
 /// var batch = WriteBatch()
-/// batch.put(inbox, RowKey(partitionKey: Array("alice".utf8), sortKey: [0, 0, 0, 0, 0, 0, 0, 0]),
+/// batch.put(feed, RowKey(partitionKey: Array("alice".utf8), sortKey: [0, 0, 0, 0, 0, 0, 0, 0]),
 ///           value: Array("hi".utf8), stampSortKeyAt: 0)      // sort key = commit time
 /// let receipt = try await store.write(batch)                  // durable when it returns
-/// let page = try store.scan(inbox, partitionKey: Array("alice".utf8), limit: 50)
+/// let page = try store.scan(feed, partitionKey: Array("alice".utf8), limit: 50)
 /// try store.close()
 /// ```
 ///

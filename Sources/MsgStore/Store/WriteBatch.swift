@@ -19,7 +19,8 @@
 /// in commit (sequence) order, persisted so it never goes back across
 /// restarts. An op may ask for it to be written, as 8 big-endian bytes, into
 /// its sort key or value at a given offset (the bytes there are overwritten).
-/// That is how an inbox entry is dated in commit order.
+/// That is how a row is dated in commit order (a time-ordered sort key whose
+/// order matches the order in which rows become visible).
 public struct WriteBatch: Sendable {
     static let headerSize = 20
 

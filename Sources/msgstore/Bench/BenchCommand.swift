@@ -1,19 +1,23 @@
 import ArgumentParser
 import Foundation
+import Logging
 
-/// `msgstore bench`: the standard messaging workload, in-process.
-struct BenchCommand: ParsableCommand {
+/// `msgstore bench`: the standard messaging workload, in-process, against the
+/// storage `msgstore serve` uses.
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run the standard messaging workload (docs/workload.md) against the engine and print msgbench/1 JSON lines.",
+        abstract: "Run the standard messaging workload (docs/workload.md) against the server's storage and print msgbench/1 JSON lines.",
         discussion: """
             Generate the workload with:
             python3 Tools/bench/gen_workload.py --out /tmp/msgbench-wl
             Run the peers on it with Tools/peers/run --workload /tmp/msgbench-wl ...,
             and summarize with python3 Tools/bench/summarize.py *.jsonl.
             Tools/bench.sh runs the whole comparison (docs/benchmarks.md).
+            The storage is opened exactly as `msgstore serve` opens it (default
+            options) and driven through the MessagingStorage protocol.
             The data directory (--db) is created if missing and left in place
-            for `msgstore inspect`.
+            for `msgstore inspect` (or `msgstore serve --data`).
             """
     )
 
@@ -26,17 +30,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "buffered (log written, not fsynced per send) or durable (fsynced before a send returns).")
     var durability: Durability = .buffered
 
-    @Option(help: "Client threads for the timed phases (default: 1 buffered, 8 durable).")
+    @Option(help: "Concurrent client tasks for the timed phases (default: 1 buffered, 8 durable).")
     var threads: Int?
 
     @Option(help: "Time only the first N sends; the rest load buffered with 1 thread (ingest_rest).")
     var limit: Int?
-
-    @Option(name: .customLong("block-cache-mb"), help: "Block cache budget in MiB (decoded blocks).")
-    var blockCacheMegabytes: Int = 48
-
-    @Option(name: .customLong("row-cache-mb"), help: "Row cache budget in MiB (block-list entries and group bodies). The peers get 256 MiB for their one cache; msgstore's two together stay below that.")
-    var rowCacheMegabytes: Int = 48
 
     enum Durability: String, ExpressibleByArgument, CaseIterable {
         case buffered, durable
@@ -45,16 +43,19 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        if !(1...65536).contains(blockCacheMegabytes) { throw ValidationError("--block-cache-mb must be 1...65536") }
-        if !(1...65536).contains(rowCacheMegabytes) { throw ValidationError("--row-cache-mb must be 1...65536") }
         if FileManager.default.fileExists(atPath: db),
            let contents = try? FileManager.default.contentsOfDirectory(atPath: db), !contents.isEmpty {
             throw ValidationError("--db \(db) is not empty; the benchmark starts from an empty folder")
         }
     }
 
-    func run() throws {
+    func run() async throws {
         limitMallocArenas()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
         let loaded: Workload
         do {
             loaded = try Workload(directory: workload)
@@ -63,8 +64,7 @@ struct BenchCommand: ParsableCommand {
         }
         let durable = durability == .durable
         let runner = BenchRunner(workload: loaded, databaseDirectory: db, durable: durable,
-                                 threads: threads ?? (durable ? 8 : 1), limit: limit,
-                                 blockCacheBytes: blockCacheMegabytes << 20, rowCacheBytes: rowCacheMegabytes << 20)
-        try runner.run()
+                                 threads: threads ?? (durable ? 8 : 1), limit: limit)
+        try await runner.run(logger: Logger(label: "msgstore.bench"))
     }
 }

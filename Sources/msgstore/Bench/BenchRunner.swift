@@ -1,27 +1,43 @@
 import Foundation
+import Logging
+import Messaging
+import MessagingEngineStorage
 import MsgStore
 import Synchronization
 
-/// Runs the phases of `docs/workload.md` in-process against the engine
-/// and prints one `msgbench/1` JSON line per phase on stdout (a human table
-/// on stderr), so its lines compare one to one with `Tools/peers/run`.
-final class BenchRunner: @unchecked Sendable {
+/// Runs the phases of `docs/workload.md` in-process against the messaging
+/// storage `msgstore serve` uses — ``EngineMessagingStorage``, opened by the
+/// same function with the same options, driven through the `MessagingStorage`
+/// protocol — and prints one `msgbench/1` JSON line per phase on stdout (a
+/// human table on stderr), so its lines compare one to one with `Tools/peers/run`.
+///
+/// A send makes the storage calls the service makes once it has validated
+/// the request (users and groups are not created: the workload does not name
+/// them up front):
+/// - direct: `isBlocked(recipient, sender)`, then `deliverDirectMessage`
+///   (one atomic write, dated by the commit stamp);
+/// - group: `enqueueGroupMessage` (the body stored once, the id queued), then,
+///   in the same client task, the fan-out the server's worker does —
+///   `receiveGroupMessages`, `members(of:)`, `deliverGroupMessageCopies` in
+///   batches of `FanOutOptions().membersPerBatch`, `acknowledgeGroupMessage` —
+///   except that the sender gets no copy (the workload's rule; the server
+///   copies to the sender too). A send's latency ends when the enqueue
+///   returns (when the server answers `202`); the phase's wall time includes
+///   the fan-out.
+///
+/// Inbox dates are commit stamps, not the workload's dates, so a read "after
+/// date D" starts after the stamp the first send dated later than D got.
+final class BenchRunner: Sendable {
     let workload: Workload
     let databaseDirectory: String
     let durable: Bool
     let threads: Int
     let limit: Int?
-    let blockCacheBytes: Int
-    let rowCacheBytes: Int
     let engineName = "msgstore"
-    private var store: Store!
-    private var blocks: Table!
-    private var inbox: Table!
-    private var bodies: Table!
+    private let fanOut = FanOutOptions()
+    private let tableHeaderPrinted = Atomic<Bool>(false)
 
-    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, blockCacheBytes: Int, rowCacheBytes: Int) {
-        self.blockCacheBytes = blockCacheBytes
-        self.rowCacheBytes = rowCacheBytes
+    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?) {
         self.workload = workload
         self.databaseDirectory = databaseDirectory
         self.durable = durable
@@ -38,47 +54,58 @@ final class BenchRunner: @unchecked Sendable {
         }
     }
 
-    func run() throws {
+    func run(logger: Logger) async throws {
         try FileManager.default.createDirectory(atPath: databaseDirectory, withIntermediateDirectories: true)
-        var options = StoreOptions()
-        options.sync = durable ? .always : .none
-        options.blockCacheBytes = blockCacheBytes
-        options.rowCacheBytes = rowCacheBytes
+        let sync: SyncMode = durable ? .always : .none
 
-        // open
+        // open: exactly as `msgstore serve --data DIR --sync MODE` opens it.
         var start = DispatchTime.now()
-        store = try Store.open(at: databaseDirectory, tables: BenchLayout.tables, options: options)
-        blocks = try store.table("blocks")
-        inbox = try store.table("inbox")
-        bodies = try store.table("bodies")
+        let options = ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: sync)
+        var storage = try await makeEngineMessagingStorage(options: options, logger: logger)
         var seconds = elapsed(since: start)
-        let config = "sync=\(options.sync.rawValue) block_cache=\(options.blockCacheBytes >> 20)MiB row_cache=\(options.rowCacheBytes >> 20)MiB memtable=\(options.memtableBytes >> 20)MiB wal_segment=\(options.walSegmentBytes >> 20)MiB partitions=inbox:16,bodies:8,blocks:4 group_body_once"
+        let config = "sync=\(sync.rawValue) storage=EngineMessagingStorage as msgstore serve opens it "
+            + "(wal_segment=\((options.walSegmentBytes ?? 0) >> 20)MiB memtable_budget=\((options.memtableBudgetBytes ?? 0) >> 20)MiB, engine defaults otherwise) "
+            + "fanout=in the sending task, batches of \(fanOut.membersPerBatch), the sender gets a copy (as the server)"
         emit("open", ops: 1, seconds: seconds, throughput: false, fields: [("version", .string("msgstore 0.1")), ("config", .string(config))])
 
-        // load_blocks: batches of 1,000, not synced, 1 thread.
+        // load_groups: not a peer phase (the peers keep groups in memory); the fan-out reads members from storage.
         start = DispatchTime.now()
-        try workload.blocks.withUnsafeBytes { raw in
-            var index = 0
-            while index < workload.blockCount {
-                var batch = WriteBatch()
-                for record in index..<min(index + 1000, workload.blockCount) {
-                    let base = 16 + record * 32
-                    batch.put(blocks, RowKey(partitionKey: Array(raw[base..<(base + 16)]), sortKey: Array(raw[(base + 16)..<(base + 32)])), value: [])
-                }
-                try store.write(batch, sync: false)
-                index += 1000
+        let groupIDs = workload.groups.map { GroupID(Self.uuid($0.id[...])) }
+        try await forEach(0..<workload.groups.count, concurrency: 64) { [storage] index in
+            let group = groupIDs[index]
+            try await storage.createGroup(group)
+            for member in self.workload.groups[index].members {
+                try await storage.addMember(UserID(Self.uuid(member[...])), to: group)
             }
+        }
+        seconds = elapsed(since: start)
+        let memberCount = workload.groups.reduce(0) { $0 + $1.members.count }
+        emit("load_groups", ops: workload.groups.count, seconds: seconds, fields: [
+            ("members", .int(memberCount)),
+            ("note", .string("createGroup + addMember, 64 concurrent tasks; not a peer phase")),
+        ])
+
+        // load_blocks: one setBlock per pair (one atomic write each), 64 concurrent tasks.
+        start = DispatchTime.now()
+        try await forEach(0..<workload.blockCount, concurrency: 64) { [storage] record in
+            let (blocker, blocked) = self.workload.block(record)
+            try await storage.setBlock(blocker: UserID(Self.uuid(blocker)), blocked: UserID(Self.uuid(blocked)), isBlocked: true)
         }
         seconds = elapsed(since: start)
         emit("load_blocks", ops: workload.blockCount, seconds: seconds)
 
         // ingest
-        let reader = try LoadReader(path: workload.directory + "/load.bin", total: workload.sendCount)
+        let thresholds = workload.readThresholds()
+        let reader = try LoadReader(path: workload.directory + "/load.bin", total: workload.sendCount, thresholds: thresholds)
+        let stamps = StampTable(count: workload.sendCount)
         let timed = min(limit ?? workload.sendCount, workload.sendCount)
         reader.setStop(timed)
         let latencies = LatencyRecorder(capacity: max(workload.sendCount, workload.readCount, workload.checkCount))
         start = DispatchTime.now()
-        var counters = try runThreads(threads) { _ in try self.ingest(reader: reader, latencies: latencies, sync: self.durable) }
+        let timedStorage = storage
+        var counters = try await runTasks(threads) { _ in
+            try await self.ingest(storage: timedStorage, reader: reader, stamps: stamps, latencies: latencies)
+        }
         seconds = elapsed(since: start)
         var stats = latencies.stats(count: counters.ops)
         emit("ingest", ops: counters.ops, seconds: seconds, latency: stats, fields: [
@@ -89,23 +116,35 @@ final class BenchRunner: @unchecked Sendable {
         var totalEntries = counters.entries
         var ingestMismatches = counters.mismatches
         if timed < workload.sendCount {
+            // The rest, loaded buffered by 1 task: reopened as `msgstore serve --sync none`
+            // opens it (the storage has no per-write sync switch). The reopen is not timed.
+            if durable {
+                try await storage.close()
+                storage = try await makeEngineMessagingStorage(
+                    options: ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: .none), logger: logger)
+            }
             reader.setStop(workload.sendCount)
             start = DispatchTime.now()
-            let rest = try runThreads(1) { _ in try self.ingest(reader: reader, latencies: nil, sync: false) }
+            let restStorage = storage
+            let rest = try await runTasks(1) { _ in
+                try await self.ingest(storage: restStorage, reader: reader, stamps: stamps, latencies: nil)
+            }
             seconds = elapsed(since: start)
             emit("ingest_rest", ops: rest.ops, seconds: seconds, fields: [
                 ("entries", .int(rest.entries)), ("entries_per_s", .double(Double(rest.entries) / seconds)),
                 ("blocked", .int(rest.blocked)), ("mismatches", .int(rest.mismatches)),
-                ("note", .string("sends after --limit, loaded buffered with 1 thread; not a measurement")),
+                ("note", .string("sends after --limit, loaded buffered with 1 task (storage reopened with sync none); not a measurement")),
             ])
             totalEntries += rest.entries
             ingestMismatches += rest.mismatches
         }
         let verified = ingestMismatches == 0
+        let anchors = reader.anchors()
+        let loaded = storage
 
         // settle
         start = DispatchTime.now()
-        let detail = try store.settle()
+        let detail = try (loaded as? EngineMessagingStorage)?.settle() ?? "not an engine storage"
         seconds = elapsed(since: start)
         var (disk, logical) = diskUsage(databaseDirectory)
         emit("settle", ops: 1, seconds: seconds, throughput: false, fields: [
@@ -115,7 +154,10 @@ final class BenchRunner: @unchecked Sendable {
         // reads
         let nextRead = SharedCounter()
         start = DispatchTime.now()
-        counters = try runThreads(threads) { _ in try self.reads(next: nextRead, latencies: latencies, verify: verified) }
+        counters = try await runTasks(threads) { _ in
+            try await self.reads(storage: loaded, next: nextRead, thresholds: thresholds, anchors: anchors, stamps: stamps,
+                                 latencies: latencies, verify: verified)
+        }
         seconds = elapsed(since: start)
         stats = latencies.stats(count: counters.ops)
         emit("reads", ops: counters.ops, seconds: seconds, latency: stats, fields: [
@@ -127,7 +169,7 @@ final class BenchRunner: @unchecked Sendable {
         // checks
         let nextCheck = SharedCounter()
         start = DispatchTime.now()
-        counters = try runThreads(threads) { _ in try self.checks(next: nextCheck, latencies: latencies) }
+        counters = try await runTasks(threads) { _ in try await self.checks(storage: loaded, next: nextCheck, latencies: latencies) }
         seconds = elapsed(since: start)
         stats = latencies.stats(count: counters.ops)
         emit("checks", ops: counters.ops, seconds: seconds, latency: stats, fields: [
@@ -136,7 +178,7 @@ final class BenchRunner: @unchecked Sendable {
 
         // size, after a clean close
         start = DispatchTime.now()
-        try store.close()
+        try await loaded.close()
         seconds = elapsed(since: start)
         (disk, logical) = diskUsage(databaseDirectory)
         emit("size", ops: totalEntries, seconds: seconds, throughput: false, fields: [
@@ -147,146 +189,129 @@ final class BenchRunner: @unchecked Sendable {
 
     // MARK: Phases
 
-    private func ingest(reader: LoadReader, latencies: LatencyRecorder?, sync: Bool) throws -> Counters {
+    private func ingest(storage: any MessagingStorage, reader: LoadReader, stamps: StampTable, latencies: LatencyRecorder?) async throws -> Counters {
         var counters = Counters()
         var record: [UInt8] = []
         record.reserveCapacity(4096)
-        while reader.next(into: &record) {
+        while let index = reader.next(into: &record) {
             let begin = DispatchTime.now().uptimeNanoseconds
-            try record.withUnsafeBytes { raw in
-                let op = raw[0]
-                let flagged = raw[1] & 1 != 0
-                let contentLength = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-                let sender = Array(raw[8..<24])
-                let target = Array(raw[24..<40])
-                let messageId = Array(raw[40..<56])
-                let date = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 56, as: Int64.self))
-                let content = raw[64..<(64 + contentLength)]
-                var sortKey: [UInt8] = []
-                sortKey.reserveCapacity(24)
-                withUnsafeBytes(of: UInt64(bitPattern: date).bigEndian) { sortKey.append(contentsOf: $0) }
-                sortKey.append(contentsOf: messageId)
-                var batch = WriteBatch()
-                if op == 1 {
-                    let blocked = try store.get(blocks, RowKey(partitionKey: target, sortKey: sender)) != nil
-                    if blocked != flagged { counters.mismatches += 1 }
-                    if blocked {
-                        counters.blocked += 1
-                    } else {
-                        var value: [UInt8] = [BenchLayout.direct]
-                        value.reserveCapacity(17 + contentLength)
-                        value.append(contentsOf: sender)
-                        value.append(contentsOf: content)
-                        batch.insert(inbox, RowKey(partitionKey: target, sortKey: sortKey), value: value)
-                        counters.entries += 1
-                    }
+            let op = record[0]
+            let flagged = record[1] & 1 != 0
+            let contentLength = record.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self))) }
+            let sender = UserID(Self.uuid(record[8..<24]))
+            let message = OutgoingMessage(messageID: MessageID(Self.uuid(record[40..<56])), sender: sender,
+                                          content: String(decoding: record[64..<(64 + contentLength)], as: UTF8.self))
+            if op == 1 {
+                let recipient = UserID(Self.uuid(record[24..<40]))
+                let blocked = try await storage.isBlocked(blocker: recipient, blocked: sender)
+                if blocked != flagged { counters.mismatches += 1 }
+                if blocked {
+                    counters.blocked += 1
                 } else {
-                    guard let members = workload.groups[Workload.ID(UnsafeRawBufferPointer(rebasing: raw[24..<40]))] else {
-                        throw BenchError("group message to an unknown group")
-                    }
-                    var body = sender
-                    body.append(contentsOf: target)
-                    body.append(contentsOf: content)
-                    batch.insert(bodies, RowKey(partitionKey: messageId), value: body)
-                    for member in members where member != sender {
-                        batch.insert(inbox, RowKey(partitionKey: member, sortKey: sortKey), value: [BenchLayout.groupReference])
-                        counters.entries += 1
-                    }
+                    let date = try await storage.deliverDirectMessage(message, to: recipient)
+                    stamps.set(index, date.microsecondsSinceEpoch)
+                    counters.entries += 1
                 }
-                if !batch.isEmpty { try store.write(batch, sync: sync) }
+                latencies?.record(Float(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1000))
+            } else {
+                let sentAt = try await storage.enqueueGroupMessage(message, to: GroupID(Self.uuid(record[24..<40])))
+                stamps.set(index, sentAt.microsecondsSinceEpoch)
+                latencies?.record(Float(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1000))
+                counters.entries += try await fanOutOne(storage: storage)
             }
-            let nanos = DispatchTime.now().uptimeNanoseconds - begin
-            latencies?.record(Float(Double(nanos) / 1000))
             counters.ops += 1
         }
         return counters
     }
 
-    private func reads(next: SharedCounter, latencies: LatencyRecorder, verify: Bool) throws -> Counters {
+    /// The server's fan-out of one queued message, through the same storage
+    /// calls as ``FanOutWorker``: receive, batches after the cursor until
+    /// complete, ack. Returns the copies written (every member, the sender
+    /// included, as the server does).
+    private func fanOutOne(storage: any MessagingStorage) async throws -> Int {
+        guard let lease = try await storage.receiveGroupMessage(lease: fanOut.lease, wait: .zero) else { return 0 }
+        var written = 0
+        while true {
+            let batch = try await storage.deliverGroupMessageBatch(lease, maxMembers: fanOut.membersPerBatch)
+            written += batch.copiesWritten
+            if batch.isComplete { break }
+        }
+        try await storage.acknowledgeGroupMessage(lease)
+        return written
+    }
+
+    private func reads(
+        storage: any MessagingStorage, next: SharedCounter, thresholds: [Int64], anchors: [Int], stamps: StampTable,
+        latencies: LatencyRecorder, verify: Bool
+    ) async throws -> Counters {
         var counters = Counters()
-        var page = [UInt8]()
-        page.reserveCapacity(1 << 20)
-        try workload.reads.withUnsafeBytes { raw in
-            while true {
-                let index = next.next()
-                guard index < workload.readCount else { break }
-                let base = 16 + index * 32
-                let recipient = Array(raw[base..<(base + 16)])
-                let after = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: base + 16, as: Int64.self))
-                let limit = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: base + 24, as: UInt16.self)))
-                let expected = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 28, as: UInt32.self)))
-                let begin = DispatchTime.now().uptimeNanoseconds
-                var start: [UInt8] = []
-                withUnsafeBytes(of: UInt64(bitPattern: after + 1).bigEndian) { start.append(contentsOf: $0) }
-                page.removeAll(keepingCapacity: true)
-                var rows = 0
-                try store.withUnsafeRows(inbox, partitionKey: recipient, from: .at(start), limit: limit) { sortKey, value in
-                    rows += 1
-                    if value.first == BenchLayout.groupReference {
-                        let messageId = Array(sortKey[8..<24])
-                        guard let body = try store.get(bodies, RowKey(partitionKey: messageId)) else {
-                            throw BenchError("group body missing")
-                        }
-                        withUnsafeBytes(of: UInt32(body.count).littleEndian) { page.append(contentsOf: $0) }
-                        page.append(contentsOf: body)
-                    } else {
-                        withUnsafeBytes(of: UInt32(value.count + 15).littleEndian) { page.append(contentsOf: $0) }
-                        page.append(contentsOf: value[1..<17])
-                        page.append(contentsOf: repeatElement(0, count: 16))
-                        page.append(contentsOf: value[17...])
-                    }
-                    return true
-                }
-                let nanos = DispatchTime.now().uptimeNanoseconds - begin
-                latencies.record(Float(Double(nanos) / 1000))
-                counters.ops += 1
-                counters.rows += rows
-                counters.valueBytes += page.count  // each value with a 4-byte length, as the peer harness counts
-                if verify && rows != expected { counters.mismatches += 1 }
-            }
+        while true {
+            let index = next.next()
+            guard index < workload.readCount else { break }
+            let (recipient, afterDate, limit, expected) = workload.read(index)
+            // The workload's date → the commit stamps: rows after D are those of the sends after D.
+            let anchor = anchors[Workload.firstIndex(in: thresholds, notBelow: afterDate)]
+            let after = MessageDate(microsecondsSinceEpoch: stamps.firstStamp(atOrAfter: anchor).map { $0 - 1 } ?? Int64.max - 1)
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let page = try await storage.readInbox(of: UserID(Self.uuid(recipient)), after: after, limit: limit)
+            let nanos = DispatchTime.now().uptimeNanoseconds - begin
+            latencies.record(Float(Double(nanos) / 1000))
+            counters.ops += 1
+            counters.rows += page.count
+            // Each value as the peer harness counts it: a 4-byte length, sender, group id, content.
+            counters.valueBytes += page.reduce(0) { $0 + 4 + 16 + 16 + $1.content.utf8.count }
+            // The server gives a group message's sender a copy too (the workload
+            // does not), so a page holds at least the rows the workload expects.
+            if verify && page.count < expected { counters.mismatches += 1 }
         }
         return counters
     }
 
-    private func checks(next: SharedCounter, latencies: LatencyRecorder) throws -> Counters {
+    private func checks(storage: any MessagingStorage, next: SharedCounter, latencies: LatencyRecorder) async throws -> Counters {
         var counters = Counters()
-        try workload.checks.withUnsafeBytes { raw in
-            while true {
-                let index = next.next()
-                guard index < workload.checkCount else { break }
-                let base = 16 + index * 33
-                let key = RowKey(partitionKey: Array(raw[base..<(base + 16)]), sortKey: Array(raw[(base + 16)..<(base + 32)]))
-                let expected = raw[base + 32] == 1
-                let begin = DispatchTime.now().uptimeNanoseconds
-                let found = try store.get(blocks, key) != nil
-                let nanos = DispatchTime.now().uptimeNanoseconds - begin
-                latencies.record(Float(Double(nanos) / 1000))
-                counters.ops += 1
-                if found { counters.found += 1 }
-                if found != expected { counters.mismatches += 1 }
-            }
+        while true {
+            let index = next.next()
+            guard index < workload.checkCount else { break }
+            let (blocker, blocked, expected) = workload.check(index)
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let found = try await storage.isBlocked(blocker: UserID(Self.uuid(blocker)), blocked: UserID(Self.uuid(blocked)))
+            let nanos = DispatchTime.now().uptimeNanoseconds - begin
+            latencies.record(Float(Double(nanos) / 1000))
+            counters.ops += 1
+            if found { counters.found += 1 }
+            if found != expected { counters.mismatches += 1 }
         }
         return counters
     }
 
     // MARK: Plumbing
 
-    /// Runs `body` on `count` OS threads (not Swift's cooperative pool) and sums their counters.
-    private func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Counters) throws -> Counters {
-        let results = Mutex<[Result<Counters, any Error>]>([])
-        let group = DispatchGroup()
-        for index in 0..<count {
-            group.enter()
-            let thread = Foundation.Thread {
-                let result = Result { try body(index) }
-                results.withLock { $0.append(result) }
-                group.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+    /// 16 bytes as a UUID.
+    static func uuid(_ b: ArraySlice<UInt8>) -> UUID {
+        let i = b.startIndex
+        return UUID(uuid: (b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7],
+                           b[i + 8], b[i + 9], b[i + 10], b[i + 11], b[i + 12], b[i + 13], b[i + 14], b[i + 15]))
+    }
+
+    /// Runs `body` in `count` concurrent tasks (the server's model: async
+    /// storage calls from tasks) and sums their counters.
+    private func runTasks(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> Counters) async throws -> Counters {
+        try await withThrowingTaskGroup(of: Counters.self) { group in
+            for index in 0..<count { group.addTask { try await body(index) } }
+            return try await group.reduce(Counters(), +)
         }
-        group.wait()
-        return try results.withLock { try $0.map { try $0.get() } }.reduce(Counters(), +)
+    }
+
+    /// Calls `body` for every element of `range`, at most `concurrency` at a time.
+    private func forEach(_ range: Range<Int>, concurrency: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let next = SharedCounter()
+        _ = try await runTasks(concurrency) { _ in
+            while true {
+                let index = range.lowerBound + next.next()
+                guard index < range.upperBound else { return Counters() }
+                try await body(index)
+            }
+        }
     }
 
     private func elapsed(since start: DispatchTime) -> Double {
@@ -315,8 +340,6 @@ final class BenchRunner: @unchecked Sendable {
         }
     }
 
-    private var tableHeaderPrinted = false
-
     private func emit(
         _ phase: String, ops: Int, seconds: Double, throughput: Bool = true,
         latency: LatencyRecorder.Stats? = nil, fields: [(String, JSONValue)] = []
@@ -332,10 +355,9 @@ final class BenchRunner: @unchecked Sendable {
         for (key, value) in fields { line += ",\"\(key)\":\(value.text)" }
         line += ",\"peak_rss_bytes\":\(peakRSSBytes())}"
         FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
-        if !tableHeaderPrinted {
+        if !tableHeaderPrinted.exchange(true, ordering: .relaxed) {
             FileHandle.standardError.write(String(format: "%-10@ %-12@ %-8@ %3@ %10@ %9@ %11@ %9@ %9@\n",
                 "engine", "phase", "durab", "thr", "ops", "seconds", "ops/s", "p50_us", "p99_us").data(using: .utf8)!)
-            tableHeaderPrinted = true
         }
         let rate = throughput && seconds > 0 ? String(format: "%.1f", Double(ops) / seconds) : "-"
         let p50 = latency.map { String(format: "%.1f", $0.p50) } ?? "-"
@@ -343,6 +365,34 @@ final class BenchRunner: @unchecked Sendable {
         let row = String(format: "%-10@ %-12@ %-8@ %3d %10d %9.2f %11@ %9@ %9@\n", engineName, phase,
                          durable ? "durable" : "buffered", threads, ops, seconds, rate, p50, p99)
         FileHandle.standardError.write(row.data(using: .utf8)!)
+    }
+}
+
+/// The commit stamp each send's first write got (0: none, a blocked send),
+/// by the send's index in `load.bin`: 8 bytes a send.
+final class StampTable: @unchecked Sendable {
+    private let stamps: UnsafeMutableBufferPointer<Int64>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        stamps = .allocate(capacity: max(count, 1))
+        stamps.initialize(repeating: 0)
+    }
+
+    deinit { stamps.deallocate() }
+
+    /// Each index is written by the one task that sent it, before any read phase reads it.
+    func set(_ index: Int, _ stamp: Int64) { stamps[index] = stamp }
+
+    /// The stamp of the first send at or after `index` that wrote something.
+    func firstStamp(atOrAfter index: Int) -> Int64? {
+        var i = index
+        while i < count {
+            if stamps[i] != 0 { return stamps[i] }
+            i += 1
+        }
+        return nil
     }
 }
 

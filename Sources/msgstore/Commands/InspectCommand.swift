@@ -8,7 +8,7 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what is inside a data directory, an SSTable (.sst), a log segment (.log), a manifest, or a queue (directory or .qlog).",
-        discussion: "Read-only and lock-free: safe to run beside a running server. Keys and values are decoded: 16-byte ids as UUIDs, big-endian microsecond dates as ISO-8601, text as text."
+        discussion: "Read-only and lock-free: safe to run beside a running server. Rows of the messaging tables are decoded (ids as UUIDs, dates as ISO-8601, content as text); rows of other tables are shown in hex."
     )
 
     @Argument(help: "A data directory, NNNNNN.sst, NNNNNN.log, MANIFEST-NNNNNN, a queue directory (queues/NAME) or NNNNNN.qlog.")
@@ -22,6 +22,9 @@ struct InspectCommand: ParsableCommand {
 
     @Option(help: "Show at most this many entries.")
     var limit: Int = 100
+
+    /// Knows the messaging tables; hex for anything else.
+    private var renderer: MessagingKeyRenderer { MessagingKeyRenderer() }
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -37,21 +40,23 @@ struct InspectCommand: ParsableCommand {
                 let inspection = try QueueInspection.inspect(path: path, entries: entries)
                 printQueue(inspection, limit: limit, json: json)
             } else if isDirectory.boolValue {
-                let inspection = try DirectoryInspection.inspect(path: path, includeFiles: entries)
+                let inspection = try DirectoryInspection.inspect(path: path, includeFiles: entries, renderer: renderer)
                 if json { try printJSON(inspection) } else { printDirectory(inspection) }
             } else if name.hasSuffix(".sst") {
                 var inspection = try SSTableInspection.inspect(path: path, includeEntries: entries)
                 inspection.entries = inspection.entries.map { Array($0.prefix(limit)) }
-                if json { try printJSON(inspection) } else { printTable(inspection) }
+                if json { try printJSON(inspection) } else { printTable(inspection, table: tableName(ofSSTable: path)) }
             } else if name.hasSuffix(".log") {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
                 var inspection = try LogInspection.inspect(path: path, includeEntries: entries,
-                                                           tableNames: DirectoryInspection.tableNames(directory: directory))
+                                                           tableNames: DirectoryInspection.tableNames(directory: directory),
+                                                           renderer: renderer)
                 if entries { inspection.records = Array(inspection.records.prefix(limit)) }
                 if json { try printJSON(inspection) } else { printLog(inspection, showRecords: entries) }
             } else if name.hasPrefix("MANIFEST-") {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-                let inspection = try ManifestInspection.inspect(path: path, tableNames: DirectoryInspection.tableNames(directory: directory))
+                let inspection = try ManifestInspection.inspect(path: path, tableNames: DirectoryInspection.tableNames(directory: directory),
+                                                                 renderer: renderer)
                 if json { try printJSON(inspection) } else {
                     print("manifest \(inspection.path): \(inspection.edits.count) edits")
                     for edit in inspection.edits.prefix(limit) {
@@ -98,10 +103,13 @@ struct InspectCommand: ParsableCommand {
             var path: String; var depth: Int; var ackedLowWater: UInt64; var unacked: String?
             var segments: [[String: String]]; var entries: [[String: String]]
         }
+        // The queue's name: its directory (queues/NAME), or the directory of a .qlog.
+        let url = URL(fileURLWithPath: inspection.path)
+        let queueName = (url.pathExtension == "qlog" ? url.deletingLastPathComponent() : url).lastPathComponent
         let entries = inspection.entries.prefix(limit).map { entry in
             ["sequence": String(entry.sequence), "file": entry.file, "offset": String(entry.offset),
-             "enqueued": KeyDecoding.iso8601(micros: entry.enqueuedAtMicros), "attempts": String(entry.attempts),
-             "acked": String(entry.isAcked), "payload": KeyDecoding.describe(value: entry.payload)]
+             "enqueued": renderer.render(commitStamp: entry.enqueuedAtMicros), "attempts": String(entry.attempts),
+             "acked": String(entry.isAcked), "payload": renderer.render(queue: queueName, payload: entry.payload)]
         }
         let segments = inspection.segments.map { segment in
             ["path": segment.path, "bytes": String(segment.sizeBytes), "records": String(segment.records),
@@ -120,11 +128,21 @@ struct InspectCommand: ParsableCommand {
         }
     }
 
-    private func printTable(_ inspection: SSTableInspection) {
+    /// The table an SSTable of a data directory belongs to (from the directory's
+    /// manifest), or "" when its directory is not a data directory.
+    private func tableName(ofSSTable path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        guard let inspection = try? DirectoryInspection.inspect(path: directory, includeFiles: true) else { return "" }
+        let name = url.lastPathComponent
+        return inspection.tables.first { $0.files?.contains { $0.name == name } ?? false }?.name ?? ""
+    }
+
+    private func printTable(_ inspection: SSTableInspection, table: String) {
         let p = inspection.properties
         print("SSTable \(inspection.path): \(formatBytes(inspection.fileSize)), format v\(inspection.formatVersion)")
         print("  entries \(p.entryCount) (\(p.deletionCount) deletions), sequences \(p.smallestSequence)...\(p.largestSequence)")
-        print("  keys \(KeyDecoding.describe(userKey: Array(p.smallestKey.dropLast(8))))  …  \(KeyDecoding.describe(userKey: Array(p.largestKey.dropLast(8))))")
+        print("  table \(table.isEmpty ? "(unknown)" : table), keys \(renderer.render(table: table, userKey: Array(p.smallestKey.dropLast(8))))  …  \(renderer.render(table: table, userKey: Array(p.largestKey.dropLast(8))))")
         let ratio = p.storedDataBytes == 0 ? 0 : Double(p.rawDataBytes) / Double(p.storedDataBytes)
         print("  data \(formatBytes(p.rawDataBytes)) raw → \(formatBytes(p.storedDataBytes)) stored (\(String(format: "%.2f", ratio))×) in \(p.dataBlockCount) blocks, \(p.compression) level \(p.compressionLevel), dictionary \(formatBytes(p.dictionarySizeBytes))")
         for filter in inspection.filters {
@@ -139,7 +157,7 @@ struct InspectCommand: ParsableCommand {
         if let entries = inspection.entries {
             print("")
             for entry in entries {
-                print("\(KeyDecoding.describe(userKey: entry.userKey)) @\(entry.sequence) \(entry.kind): \(entry.kind == "value" ? KeyDecoding.describe(value: entry.value) : "")")
+                print("\(renderer.render(table: table, userKey: entry.userKey)) @\(entry.sequence) \(entry.kind): \(entry.kind == "value" ? renderer.render(table: table, value: entry.value) : "")")
             }
         }
     }

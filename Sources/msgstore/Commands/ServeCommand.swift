@@ -42,10 +42,24 @@ struct ServeCommand: AsyncParsableCommand {
     var maxContentBytes: Int = 64 * 1024
 
     @Option(name: .long, help: "Write-ahead log segment size in MiB (engine storage).")
-    var walSegmentMib: Int = 32
+    var walSegmentMib: Int = Self.defaultWalSegmentMib
 
     @Option(name: .long, help: "Memory for all memtables together in MiB (engine storage).")
-    var memtableBudgetMib: Int = 64
+    var memtableBudgetMib: Int = Self.defaultMemtableBudgetMib
+
+    static let defaultWalSegmentMib = 32
+    static let defaultMemtableBudgetMib = 64
+
+    /// The engine storage's options for `serve`'s flags; `msgstore bench`
+    /// opens its storage with these too (the defaults), so that it measures
+    /// what the server runs.
+    static func engineStorageOptions(
+        directory: String, sync: SyncMode, walSegmentMib: Int = defaultWalSegmentMib,
+        memtableBudgetMib: Int = defaultMemtableBudgetMib
+    ) -> EngineStorageOptions {
+        EngineStorageOptions(dataDirectory: directory, sync: sync, walSegmentBytes: walSegmentMib << 20,
+                             memtableBudgetBytes: memtableBudgetMib << 20)
+    }
 
     @Option(name: .long, help: "Storage backend: engine (the data directory) or memory (nothing persists).")
     var storage: StorageKind = .engine
@@ -98,8 +112,8 @@ struct ServeCommand: AsyncParsableCommand {
             return (InMemoryMessagingStorage(), "in memory (nothing persists)")
         case .engine:
             let directory = URL(fileURLWithPath: data).standardizedFileURL.path
-            let options = EngineStorageOptions(dataDirectory: directory, sync: sync, walSegmentBytes: walSegmentMib << 20,
-                                               memtableBudgetBytes: memtableBudgetMib << 20)
+            let options = Self.engineStorageOptions(directory: directory, sync: sync, walSegmentMib: walSegmentMib,
+                                                    memtableBudgetMib: memtableBudgetMib)
             let engine = try await makeEngineMessagingStorage(options: options, logger: logger)
             return (engine, "\(directory) (sync \(sync.rawValue))")
         }

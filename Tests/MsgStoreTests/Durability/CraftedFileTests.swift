@@ -74,10 +74,17 @@ import Testing
         }
     }
 
-    @Test func inspectRendersAnyDateWithoutTrapping() {
-        #expect(KeyDecoding.iso8601(micros: Int64.min).hasPrefix("out-of-range"))
-        #expect(KeyDecoding.iso8601(micros: Int64.max).hasPrefix("out-of-range"))
-        #expect(KeyDecoding.iso8601(micros: 0) == "1970-01-01T00:00:00.000000Z")
+    @Test func inspectRendersAnyStampAndKeyWithoutTrapping() {
+        let renderer = HexKeyRenderer()
+        #expect(renderer.render(commitStamp: Int64.min) == "\(Int64.min)µs")
+        #expect(renderer.render(commitStamp: Int64.max) == "\(Int64.max)µs")
+        #expect(renderer.render(table: "kv", userKey: RowKeyCoding.encode(RowKey(partitionKey: [1, 0xAB], sortKey: [3]))) == "01ab | 03")
+        #expect(renderer.render(table: "kv", userKey: RowKeyCoding.encode(RowKey(partitionKey: [7]))) == "07")
+        // A length prefix longer than the key: not a row key.
+        #expect(renderer.render(table: "kv", userKey: [5, 1]) == "hex:0501")
+        #expect(renderer.render(table: "kv", value: []) == "(empty)")
+        #expect(renderer.render(table: "kv", value: Array("hi".utf8)) == "\"hi\"")
+        #expect(renderer.render(table: "kv", value: [0, 1]) == "hex:0001")
     }
 
     /// Defect 16: blocks of a deleted SSTable stayed in the block cache until

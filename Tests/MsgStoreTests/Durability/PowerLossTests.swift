@@ -52,9 +52,7 @@ import Testing
     static var replayShape: UInt64? { environment["MSGSTORE_POWERLOSS_SHAPE"].flatMap { UInt64($0, radix: 16) } }
     /// Histories also write batches with `sync: false` (one in eight); `MSGSTORE_POWERLOSS_UNSYNCED=0` turns that off.
     static var unsyncedWrites: Bool { environment["MSGSTORE_POWERLOSS_UNSYNCED"] != "0" }
-    static var baseSeed: UInt64 {
-        environment["MSGSTORE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
-    }
+    static var baseSeed: UInt64 { testSeed("PowerLossTests") }
 
     /// Random histories, a sample of cut points each (every cut point in the long run).
     @Test func randomHistoriesSurvivePowerLoss() throws {

@@ -19,8 +19,7 @@ import Testing
     }
 
     @Test func seededRandomAcksMatchASetModel() {
-        var generator = QueueSplitMix64(seed: UInt64.random(in: 0...UInt64.max))
-        print("QueueAckedSequencesTests seed \(generator.seed)")
+        var generator = SeededGenerator(seed: testSeed())
         var acked = AckedSequences()
         var model = Set<UInt64>()
         for _ in 0..<3000 {
@@ -57,8 +56,7 @@ import Testing
     }
 
     @Test func decodersThrowInsteadOfTrappingOnRandomBytes() {
-        var random = QueueSplitMix64(seed: UInt64.random(in: 1...UInt64.max))
-        print("decoder fuzz seed \(random.seed)")
+        var random = SeededGenerator(seed: testSeed())
         for round in 0..<3000 {
             var bytes = (0..<Int(random.next() % 40)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             if !bytes.isEmpty { bytes[0] = UInt8(round % 5) }  // every record kind, and one unknown
@@ -76,19 +74,5 @@ import Testing
         #expect(throws: StoreError.self) {
             try Array(bytes.prefix(5)).withUnsafeBytes { try QueueRecord.decode($0, file: "f", offset: 0) }
         }
-    }
-}
-
-/// A small seeded generator so random tests can print and replay their seed.
-struct QueueSplitMix64: RandomNumberGenerator {
-    let seed: UInt64
-    private var state: UInt64
-    init(seed: UInt64) { self.seed = seed; state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

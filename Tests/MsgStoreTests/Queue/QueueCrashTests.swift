@@ -123,10 +123,9 @@ import Testing
 
     @Test func producerAndConsumerKilledAtRandomLoseNothing() async throws {
         let helper = try Self.helperPath()
-        let seed = UInt64.random(in: 1...UInt64.max)
-        print("QueueCrashTests seed \(seed)")
-        var random = QueueSplitMix64(seed: seed)
-        let dir = QueueTestDirectory("crash"); defer { dir.cleanUp() }
+        let seed = testSeed()
+        var random = SeededGenerator(seed: seed)
+        let dir = TestDirectory("crash"); defer { dir.cleanUp() }
         let queue = dir.queue()
         var ledger = Ledger()
         let cycles = 20
@@ -172,7 +171,7 @@ import Testing
         #expect(queuePoints == Set(Self.crashPoints.map(\.point)), "a queue crash point is not exercised")
         let helper = try Self.helperPath()
         for (point, hit) in Self.crashPoints {
-            let dir = QueueTestDirectory("crash-point"); defer { dir.cleanUp() }
+            let dir = TestDirectory("crash-point"); defer { dir.cleanUp() }
             let queue = dir.queue()
             let start = ContinuousClock.now
             let run = try await Self.launch(helper, ["queue-crash-point", queue, "p"],

@@ -12,7 +12,7 @@ import Testing
     // MARK: 12. Ack honours the lease
 
     @Test func staleAckAfterNackFailsAndLeavesTheMessageWithItsNewHolder() async throws {
-        let dir = QueueTestDirectory("defect12"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect12"); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(batch: [queueBytes("x"), queueBytes("y")])
         let first = try await queue.receive(max: 2, visibilityTimeout: .seconds(600))
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func lateAckAfterLeaseTimeoutFailsAndLeavesTheMessageWithItsNewHolder() async throws {
-        let dir = QueueTestDirectory("defect12"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect12"); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("x"))
         let late = try await queue.receive(visibilityTimeout: .milliseconds(30))[0]
@@ -47,7 +47,7 @@ import Testing
     // MARK: 13. Waiters and messages moving to the dead-letter queue
 
     @Test func receiveThatCannotReadPayloadsWakesTheWaitersItTookAndReleasesItsLeases() async throws {
-        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect13"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         var options = smallQueueOptions()
         options.maxMemoryPayloadBytes = 0  // every payload is read back from its segment
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func failedMoveToTheDeadLetterQueueLeavesTheMessageDeliverable() async throws {
-        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect13"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         var options = smallQueueOptions(maxAttempts: 1)
         options.maxMemoryPayloadBytes = 0
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func failedDeadLetterAppendDuringReceiveLeavesNothingMoving() async throws {
-        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect13"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions(maxAttempts: 1))
         _ = try await queue.enqueue(queueBytes("poison"))
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func longPollWhoseDeadlinePassesBeforeItIsRegisteredStillReturns() async throws {
-        let dir = QueueTestDirectory("defect13"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect13"); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         // Hold the receiver (once) right after it started its wake-up timer, past its 20 ms deadline.
         let calls = QueueTestCounter()
@@ -132,7 +132,7 @@ import Testing
     // MARK: 14. No descriptor is closed twice
 
     @Test func posixHandleClosedTwiceDoesNotCloseARecycledDescriptor() throws {
-        let dir = QueueTestDirectory("defect14"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect14"); defer { dir.cleanUp() }
         let fileSystem = PosixFileSystem()
         let first = try fileSystem.open(dir.path + "/first", mode: .createTruncate)
         try first.close()
@@ -144,7 +144,7 @@ import Testing
     }
 
     @Test func segmentRollThatCannotOpenTheNextSegmentClosesNothingTwice() async throws {
-        let dir = QueueTestDirectory("defect14"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect14"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions(maxSegmentBytes: 1024))
         _ = try await queue.enqueue(queueBytes("durable"))
@@ -157,7 +157,7 @@ import Testing
     }
 
     @Test func consumerStateRewriteThatCannotOpenItsFileClosesNothingTwice() async throws {
-        let dir = QueueTestDirectory("defect14"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect14"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         var options = smallQueueOptions()
         options.maxConsumerStateBytes = 32  // the first deliveries record triggers a rewrite
@@ -175,7 +175,7 @@ import Testing
     // MARK: 15. An enqueue committed in a batch whose acks fail
 
     @Test func enqueueCommittedInABatchWhoseAckFailsIsReportedDurable() async throws {
-        let dir = QueueTestDirectory("defect15"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect15"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("a"))
@@ -205,7 +205,7 @@ import Testing
     // MARK: 2(c). A failed enqueue never becomes durable
 
     @Test func failedWriteIsNotWrittenByClose() async throws {
-        let dir = QueueTestDirectory("defect2c"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect2c"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("durable"))
@@ -219,7 +219,7 @@ import Testing
     }
 
     @Test func failedSyncLeavesNoRecordOfTheEnqueue() async throws {
-        let dir = QueueTestDirectory("defect2c"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect2c"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("durable"))
@@ -233,7 +233,7 @@ import Testing
     }
 
     @Test func failedBatchAcrossASegmentRollLeavesNoRecord() async throws {
-        let dir = QueueTestDirectory("defect2c"); defer { dir.cleanUp() }
+        let dir = TestDirectory("defect2c"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let options = smallQueueOptions(maxSegmentBytes: 1024)
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)

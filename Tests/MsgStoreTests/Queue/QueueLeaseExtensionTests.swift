@@ -7,7 +7,7 @@ import Testing
 /// (`syncs`, `deadLetteredTotal`).
 @Suite struct QueueLeaseExtensionTests {
     @Test func extendedLeaseKeepsTheMessageFromOtherReceivers() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         try await queue.enqueue(queueBytes("long work"))
         var held = try #require(try await queue.receive(max: 1, visibilityTimeout: .milliseconds(60)).first)
@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func staleLeaseCannotBeExtendedAndAnExpiredOneIsReceivedAgain() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 10))
         try await queue.enqueue(queueBytes("m"))
         let first = try #require(try await queue.receive(max: 1, visibilityTimeout: .milliseconds(30)).first)
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func deadLetterParksAMessageNowAndRedriveBringsItBack() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions()
         options.maxAttempts = .max
         let queue = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func syncsCountOneFdatasyncPerGroupCommit() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         #expect(queue.stats.syncs == 0)
         try await queue.enqueue(queueBytes("a"))

@@ -6,10 +6,9 @@ import Testing
 /// (visible set, leased set) — including reopen, which makes every lease visible again.
 @Suite struct QueueModelTests {
     @Test func randomOperationsMatchTheModel() async throws {
-        let seed = UInt64.random(in: 1...UInt64.max)
-        print("QueueModelTests seed \(seed)")
-        var random = QueueSplitMix64(seed: seed)
-        let dir = QueueTestDirectory("model"); defer { dir.cleanUp() }
+        let seed = testSeed()
+        var random = SeededGenerator(seed: seed)
+        let dir = TestDirectory("model"); defer { dir.cleanUp() }
         let options = smallQueueOptions(maxAttempts: 1_000, maxSegmentBytes: 2048)
         var queue = try DurableQueue.open(directory: dir.queue(), options: options)
         var payloads: [UInt64: [UInt8]] = [:]   // every unacked message

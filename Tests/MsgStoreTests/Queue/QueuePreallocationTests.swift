@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func activeSegmentIsPreallocatedAndClosedOnesAreCutBack() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: options())
         #expect(try segmentSizes(dir.queue()) == [64 << 10], "zero-filled when created")
         for index in 0..<300 { try await queue.enqueue(queueBytes(String(repeating: "x", count: 400) + "\(index)")) }
@@ -27,7 +27,7 @@ import Testing
         #expect(sizes.count >= 2 && sizes.last == 64 << 10)
         #expect(sizes.dropLast().allSatisfy { $0 >= 64 << 10 && $0 < (64 << 10) + 1024 }, "closed segments hold records only: \(sizes)")
         // A copy taken now is what a crash leaves: the active segment ends in zeros.
-        let copy = QueueTestDirectory("copy"); defer { copy.cleanUp() }
+        let copy = TestDirectory("copy"); defer { copy.cleanUp() }
         try FileManager.default.removeItem(atPath: copy.path)
         try FileManager.default.copyItem(atPath: dir.path, toPath: copy.path)
         try await queue.close()
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func withoutSyncNothingIsPreallocated() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var unsynced = options()
         unsynced.sync = .none
         let queue = try DurableQueue.open(directory: dir.queue(), options: unsynced)

@@ -5,7 +5,7 @@ import Testing
 /// Reopen, torn tails, bit flips, space reclaimed.
 @Suite struct QueueRecoveryTests {
     @Test func reopenKeepsUnackedAndDropsAcked() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(batch: (1...10).map { queueBytes("m\($0)") })
         let got = try await queue.receive(max: 10)
@@ -22,7 +22,7 @@ import Testing
 
     @Test func deliveriesBeforeRestartsCountTowardMaxAttempts() async throws {
         // A message whose consumer crashes every time it is delivered must still reach the dead-letter queue.
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         for attempt in 1...2 {
             let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 2))
             let got = try await queue.receive(max: 1, visibilityTimeout: .seconds(600))
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func payloadsOverTheMemoryBudgetAreReadBackFromDisk() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions(maxAttempts: 2, maxSegmentBytes: 64 << 10)
         options.maxMemoryPayloadBytes = 1_000
         // Sizes that cross 32 KiB blocks (multi-fragment records) and block trailers.
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func sequencesAreNeverReusedAfterEverythingIsAcked() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(batch: [queueBytes("a"), queueBytes("b"), queueBytes("c")])
         try await queue.ack(try await queue.receive(max: 3))
@@ -76,7 +76,7 @@ import Testing
     }
 
     @Test func deadLettersSurviveReopenWithReason() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 1))
         _ = try await queue.enqueue(queueBytes("x"))
         try await queue.nack(try await queue.receive()[0])
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func tornTailIsCutAndReported() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxSegmentBytes: 1 << 20))
         _ = try await queue.enqueue(batch: (1...5).map { queueBytes("record-\($0)") })
         try await queue.close()
@@ -114,7 +114,7 @@ import Testing
     }
 
     @Test func bitFlipInTheMiddleIsCorruptionNamingFileAndOffset() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxSegmentBytes: 1 << 20))
         _ = try await queue.enqueue(batch: (1...5).map { queueBytes("record-\($0)") })
         try await queue.close()
@@ -137,7 +137,7 @@ import Testing
     }
 
     @Test func verifyAcceptsASoundQueue() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(batch: (1...100).map { queueBytes(String(repeating: "p", count: $0)) })
         try await queue.ack(try await queue.receive(max: 30))
@@ -148,7 +148,7 @@ import Testing
     }
 
     @Test func inspectionReportsSegmentsDepthAndEntries() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxSegmentBytes: 2048))
         _ = try await queue.enqueue(batch: (1...40).map { queueBytes("entry-\($0)-" + String(repeating: "x", count: 100)) })
         try await queue.ack(try await queue.receive(max: 5))
@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func consumedSegmentsAreDeletedAndDiskReturnsToNearEmpty() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions(maxSegmentBytes: 16 << 10)
         options.maxConsumerStateBytes = 4096
         let queue = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -186,7 +186,7 @@ import Testing
     }
 
     @Test func oneUnackedMessageDoesNotPinLaterSegments() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxSegmentBytes: 4096))
         let payload = [UInt8](repeating: 1, count: 500)
         _ = try await queue.enqueue(batch: Array(repeating: payload, count: 100))   // ~13 segments
@@ -202,7 +202,7 @@ import Testing
     }
 
     @Test func consumerStateIsCompactedAndStillCorrect() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions(maxSegmentBytes: 1 << 20)
         options.maxConsumerStateBytes = 256
         var queue = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -218,7 +218,7 @@ import Testing
     }
 
     @Test func segmentCreatedButEmptyAtCrashIsDiscarded() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("a"))
         try await queue.close()
@@ -239,7 +239,7 @@ import Testing
 /// read-only (enqueues and acks refused, receives go on).
 @Suite struct QueueFaultTests {
     @Test func failedSyncFailsEnqueueAndMakesTheQueueReadOnly() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("durable"))
@@ -257,7 +257,7 @@ import Testing
     }
 
     @Test func failedAckSyncFailsTheAck() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("x"))

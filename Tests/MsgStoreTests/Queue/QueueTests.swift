@@ -6,7 +6,7 @@ import Testing
 /// nack, dead letter, redrive, FIFO, long poll, stats.
 @Suite struct QueueTests {
     @Test func enqueueReceiveAck() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let sequence = try await queue.enqueue(queueBytes("hello"))
         #expect(sequence == 1)
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func firstDeliveryIsFIFO() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let sequences = try await queue.enqueue(batch: (0..<50).map { queueBytes("m\($0)") })
         #expect(sequences == Array(1...50))
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func leaseTimeoutMakesMessageVisibleAgainWithNextAttempt() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("x"))
         let first = try await queue.receive(visibilityTimeout: .milliseconds(50))
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func nackMakesMessageVisibleAtOnce() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("x"))
         let first = try await queue.receive()
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func maxAttemptsMovesToDeadLetterQueueWithReason() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 2))
         _ = try await queue.enqueue(queueBytes("poison"))
         _ = try await queue.enqueue(queueBytes("fine"))
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func nackPastMaxAttemptsDeadLetters() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 1))
         _ = try await queue.enqueue(queueBytes("x"))
         try await queue.nack(try await queue.receive()[0])
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func redriveMovesDeadLettersBack() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions(maxAttempts: 1))
         _ = try await queue.enqueue(batch: [queueBytes("a"), queueBytes("b")])
         for message in try await queue.receive(max: 2) { try await queue.nack(message) }
@@ -111,7 +111,7 @@ import Testing
     }
 
     @Test func longPollIsWokenByEnqueue() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let start = ContinuousClock.now
         async let received = queue.receive(max: 1, waitTimeout: .seconds(10))
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func longPollTimesOutEmpty() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let start = ContinuousClock.now
         let messages = try await queue.receive(max: 1, waitTimeout: .milliseconds(100))
@@ -134,7 +134,7 @@ import Testing
     }
 
     @Test func longPollSeesExpiredLease() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         _ = try await queue.enqueue(queueBytes("x"))
         _ = try await queue.receive(visibilityTimeout: .milliseconds(60))
@@ -144,7 +144,7 @@ import Testing
     }
 
     @Test func closeWakesLongPollWithClosedError() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let waiter = Task { try await queue.receive(waitTimeout: .seconds(30)) }
         try await Task.sleep(for: .milliseconds(50))
@@ -154,7 +154,7 @@ import Testing
     }
 
     @Test func concurrentEnqueuersAllGetDistinctSequences() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         let sequences = try await withThrowingTaskGroup(of: UInt64.self) { group in
             for index in 0..<64 { group.addTask { try await queue.enqueue(queueBytes("p\(index)")) } }
@@ -166,7 +166,7 @@ import Testing
     }
 
     @Test func syncModeNoneStillKeepsMessagesAcrossCleanReopen() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions()
         options.sync = .none
         var queue = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -179,7 +179,7 @@ import Testing
     }
 
     @Test func oversizedPayloadIsRefused() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         var options = smallQueueOptions()
         options.maxPayloadBytes = 10
         let queue = try DurableQueue.open(directory: dir.queue(), options: options)
@@ -188,7 +188,7 @@ import Testing
     }
 
     @Test func secondOpenOfSameDirectoryIsLocked() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         #expect(throws: StoreError.self) { try DurableQueue.open(directory: dir.queue()) }
         try await queue.close()
@@ -197,7 +197,7 @@ import Testing
     }
 
     @Test func statsReportOldestUnackedAge() async throws {
-        let dir = QueueTestDirectory(); defer { dir.cleanUp() }
+        let dir = TestDirectory(); defer { dir.cleanUp() }
         let queue = try DurableQueue.open(directory: dir.queue(), options: smallQueueOptions())
         #expect(queue.stats.oldestUnackedAgeMicros == 0)
         _ = try await queue.enqueue(queueBytes("old"))

@@ -45,7 +45,7 @@ import Testing
 
     @Test(arguments: Fault.allCases)
     func segmentRollThatCannotCreateTheNextSegmentIsRetriedAndTheEnqueueSucceeds(_ fault: Fault) async throws {
-        let dir = QueueTestDirectory("transient-roll"); defer { dir.cleanUp() }
+        let dir = TestDirectory("transient-roll"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let options = smallQueueOptions(maxSegmentBytes: 1024)
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func segmentLeftBehindByAFailedRollDoesNotHideTheRecordsWrittenAfterIt() async throws {
-        let dir = QueueTestDirectory("transient-stale"); defer { dir.cleanUp() }
+        let dir = TestDirectory("transient-stale"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let options = smallQueueOptions(maxSegmentBytes: 1024)
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func consumedSegmentThatCannotBeDeletedIsDeletedLaterAndTheAckSucceeds() async throws {
-        let dir = QueueTestDirectory("transient-delete"); defer { dir.cleanUp() }
+        let dir = TestDirectory("transient-delete"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let options = smallQueueOptions(maxSegmentBytes: 1024)
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: options)
@@ -145,7 +145,7 @@ import Testing
 
     @Test(arguments: [Fault.open, .sync])
     func consumerStateRewriteThatCannotWriteItsNewFileIsRetriedAndTheAckSucceeds(_ fault: Fault) async throws {
-        let dir = QueueTestDirectory("transient-consumer"); defer { dir.cleanUp() }
+        let dir = TestDirectory("transient-consumer"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         var options = smallQueueOptions()
         options.maxConsumerStateBytes = 64  // a few ack deltas trigger a rewrite
@@ -185,7 +185,7 @@ import Testing
     }
 
     @Test func consumerStateRenamedWhoseDirectorySyncFailsIsCurrentAndTheNextAckSyncsTheDirectory() async throws {
-        let dir = QueueTestDirectory("transient-dirsync"); defer { dir.cleanUp() }
+        let dir = TestDirectory("transient-dirsync"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         var options = smallQueueOptions()
         options.maxConsumerStateBytes = 64
@@ -216,7 +216,7 @@ import Testing
     }
 
     @Test func ackWhileTheRenamedConsumerStateCannotBeMadeDurableMakesTheQueueReadOnly() async throws {
-        let dir = QueueTestDirectory("transient-dirsync"); defer { dir.cleanUp() }
+        let dir = TestDirectory("transient-dirsync"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         var options = smallQueueOptions()
         options.maxConsumerStateBytes = 64
@@ -247,7 +247,7 @@ import Testing
     // MARK: Fatal failures
 
     @Test func failedSyncOfAnEnqueueMakesTheQueueReadOnlyAndReceivesGoOn() async throws {
-        let dir = QueueTestDirectory("fatal"); defer { dir.cleanUp() }
+        let dir = TestDirectory("fatal"); defer { dir.cleanUp() }
         let fileSystem = FaultInjectingFileSystem()
         let queue = try DurableQueue.open(directory: dir.queue(), fileSystem: fileSystem, options: smallQueueOptions())
         _ = try await queue.enqueue(batch: [queueBytes("a"), queueBytes("b")])

@@ -11,7 +11,8 @@ import Testing
     @Test func everyPublicTypeNameIsUnambiguousBesideFoundation() {
         let names: [Any.Type] = [
             CommitReceipt.self, DeadLetterInfo.self, DirectoryInspection.self, DurableQueue.self,
-            (any FileLock).self, (any FileSystem).self, IndexReference.self, IndexSchema.self,
+            (any FileLock).self, (any FileSystem).self, HexKeyRenderer.self, IndexReference.self, IndexSchema.self,
+            (any KeyRenderer).self,
             LogInspection.self, ManifestInspection.self, OpenMode.self, PosixFileSystem.self,
             QueueInspection.self, QueueMessage.self, QueueOptions.self, QueueRecoveryReport.self,
             QueueStats.self, QueueVerification.self, Row.self, RowKey.self, SSTableInspection.self,

@@ -2,22 +2,6 @@ import Foundation
 import Synchronization
 @testable import MsgStore
 
-/// A fresh temporary directory for one test, removed by `cleanUp()`.
-struct QueueTestDirectory {
-    let path: String
-
-    init(_ name: String = "queue") {
-        let base = FileManager.default.temporaryDirectory.path
-        path = "\(base)/msgstore-\(name)-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    /// The directory of a queue named `name` inside.
-    func queue(_ name: String = "q") -> String { DurableQueue.directory(forQueue: name, inDataDirectory: path) }
-
-    func cleanUp() { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// Small options for tests: small segments so rolls happen.
 func smallQueueOptions(maxAttempts: Int = 3, maxSegmentBytes: Int = 4096) -> QueueOptions {
     var options = QueueOptions()

@@ -15,13 +15,23 @@ final class TestDirectory: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     func file(_ name: String) -> String { path + "/" + name }
+
+    /// The directory of a durable queue named `name` inside (as a store lays it out).
+    func queue(_ name: String = "q") -> String { DurableQueue.directory(forQueue: name, inDataDirectory: path) }
+
+    /// Removes the directory now (deinit does it otherwise). A `defer { dir.cleanUp() }`
+    /// also keeps the directory alive until the end of the scope.
+    func cleanUp() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// A deterministic random generator (SplitMix64) whose seed tests print: the
-/// test helper's own generator.
+/// test helper's own generator. Every randomized test of this target draws
+/// from one, seeded by ``testSeed(_:)``.
 typealias SeededGenerator = SplitMix
 
-/// The seed for a randomized test: `MSGSTORE_SEED` if set, else random; printed.
+/// The seed for a randomized test: `MSGSTORE_SEED` if set (to replay a
+/// failure), else random; printed at the start so that a failure can be
+/// replayed with `MSGSTORE_SEED=… swift test --filter …`.
 func testSeed(_ name: String = #function) -> UInt64 {
     let seed = ProcessInfo.processInfo.environment["MSGSTORE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64.max)
     print("\(name): seed \(seed) (rerun with MSGSTORE_SEED=\(seed))")
