@@ -26,8 +26,8 @@ final class SkipList {
     private let previous = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: SkipList.maxHeight)
     /// Insert hints: slot (a hash of the key's row prefix — one partition key)
     /// → address of the node last inserted with that prefix, 0 when none.
-    /// Rows of one partition key often arrive in sort-key order (an inbox is
-    /// appended to by date), so the new key usually belongs right after that
+    /// Rows of one partition key often arrive in sort-key order (sort keys that
+    /// begin with a commit stamp grow with time), so the new key usually belongs right after that
     /// node. A hint is only a guess: it is used only after checking order on
     /// both sides, so a stale or colliding hint costs a full search, never a
     /// misplaced node (nodes are never removed, so a hint always points to one).

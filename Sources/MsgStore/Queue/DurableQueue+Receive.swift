@@ -64,7 +64,7 @@ extension DurableQueue {
                 }
             }
             if !messages.isEmpty {
-                _ = inbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
+                _ = mailbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
                 return messages
             }
             if !exhausted.isEmpty { continue }
@@ -161,7 +161,7 @@ extension DurableQueue {
     private func recordAcks(_ removed: [UInt64], sync: Bool = true) async throws {
         guard !removed.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !inbox.submit(.ack(removed, sync: sync, continuation)) {
+            if !mailbox.submit(.ack(removed, sync: sync, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }

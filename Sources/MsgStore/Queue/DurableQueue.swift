@@ -24,7 +24,7 @@ public final class DurableQueue: Sendable {
 
     let options: QueueOptions
     let state: Mutex<QueueState>
-    let inbox: QueueWorkerMailbox<QueueJob>
+    let mailbox: QueueWorkerMailbox<QueueJob>
     /// Points where tests intervene (disarmed in production; see ``TestHooks``).
     let testHooks: TestHooks
 
@@ -113,11 +113,11 @@ public final class DurableQueue: Sendable {
         initial.segmentCount = recovered.storage.segments.count
         initial.nextSequence = recovered.storage.nextSequence
         self.state = Mutex(initial)
-        let inbox = QueueWorkerMailbox<QueueJob>()
-        self.inbox = inbox
+        let mailbox = QueueWorkerMailbox<QueueJob>()
+        self.mailbox = mailbox
         let worker = QueueWorker(storage: recovered.storage, lock: lock)
         try startQueueThread { [weak self] in
-            worker.run(inbox: inbox) { self }
+            worker.run(mailbox: mailbox) { self }
         }
     }
 
@@ -147,7 +147,7 @@ public final class DurableQueue: Sendable {
     func append(_ records: [QueueStorage.NewRecord]) async throws -> [UInt64] {
         try checkOpen()
         return try await withCheckedThrowingContinuation { continuation in
-            if !inbox.submit(.enqueue(records, continuation)) {
+            if !mailbox.submit(.enqueue(records, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }
@@ -157,7 +157,7 @@ public final class DurableQueue: Sendable {
     func readPayloads(_ locations: [QueueRecordLocation]) async throws -> [[UInt8]] {
         guard !locations.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            if !inbox.submit(.read(locations, continuation)) {
+            if !mailbox.submit(.read(locations, continuation)) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }
@@ -218,14 +218,14 @@ public final class DurableQueue: Sendable {
         guard let waiters else { return }
         for waiter in waiters { waiter.resume() }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !inbox.submit(.close(continuation)) { continuation.resume() }
-            inbox.close()
+            if !mailbox.submit(.close(continuation)) { continuation.resume() }
+            mailbox.close()
         }
         try await deadLetterQueue?.close()
     }
 
     deinit {
-        inbox.close()
+        mailbox.close()
     }
 }
 

@@ -4,7 +4,7 @@
 /// to the in-memory state and resumes the callers.
 ///
 /// `@unchecked Sendable`: the storage is touched only by the one thread that
-/// runs ``run(inbox:queue:)`` (handed over when the thread starts).
+/// runs ``run(mailbox:queue:)`` (handed over when the thread starts).
 final class QueueWorker: @unchecked Sendable {
     private let storage: QueueStorage
     private let lock: any FileLock
@@ -16,8 +16,8 @@ final class QueueWorker: @unchecked Sendable {
         self.lock = lock
     }
 
-    func run(inbox: QueueWorkerMailbox<DurableQueue.QueueJob>, queue: () -> DurableQueue?) {
-        while let jobs = inbox.takeAll() {
+    func run(mailbox: QueueWorkerMailbox<DurableQueue.QueueJob>, queue: () -> DurableQueue?) {
+        while let jobs = mailbox.takeAll() {
             process(jobs, queue: queue())
         }
         finish()
