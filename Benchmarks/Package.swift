@@ -16,13 +16,17 @@ let package = Package(
     dependencies: [
         .package(name: "msgstore", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
             name: "MsgStoreBenchmarks",
             dependencies: [
                 .product(name: "MsgStore", package: "msgstore"),
+                .product(name: "Messaging", package: "msgstore"),
+                .product(name: "MessagingEngineStorage", package: "msgstore"),
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "MsgStoreBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

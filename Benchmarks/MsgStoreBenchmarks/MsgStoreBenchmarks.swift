@@ -1,5 +1,8 @@
 import Benchmark
 import Foundation
+import Logging
+import Messaging
+import MessagingEngineStorage
 import Synchronization
 @_spi(Benchmarks) import MsgStore
 
@@ -118,6 +121,57 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
         try await fixture.closeAsync()
+    }
+
+    // MARK: Memtable
+
+    Benchmark("memtable: insert a 200-byte inbox row", configuration: .init(maxDuration: .seconds(3), maxIterations: 200_000)) { benchmark in
+        let probe = MemTableBenchmarkProbe()
+        let value = [UInt8](repeating: 7, count: 200)
+        var keys: [[UInt8]] = []
+        keys.reserveCapacity(benchmark.scaledIterations.count)
+        for i in benchmark.scaledIterations {
+            keys.append(SSTableBenchmarkProbes.userKey(partitionKey: recipient(i % 1_000), sortKey: stampedSortKey(i)))
+        }
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            probe.insert(userKey: keys[i], value: value)
+        }
+        benchmark.stopMeasurement()
+    }
+
+    Benchmark("memtable: seek and read 50 rows (100k rows)") { (benchmark: Benchmark, probe: MemTableFixture) in
+        for i in benchmark.scaledIterations {
+            let key = SSTableBenchmarkProbes.userKey(partitionKey: recipient(i % 1_000), sortKey: [])
+            blackHole(probe.probe.seekAndRead(userKey: key, count: 50))
+        }
+    } setup: {
+        MemTableFixture()
+    }
+
+    // MARK: Fan-out
+
+    Benchmark("fan-out: one group message to 1,000 members (accept, batch, ack), sync none",
+              configuration: .init(maxDuration: .seconds(5), maxIterations: 2_000)) { (benchmark: Benchmark, fixture: FanOutFixture) in
+        for _ in benchmark.scaledIterations {
+            let message = OutgoingMessage(messageID: .random(), sender: fixture.members[0], content: "hello, group")
+            _ = try await fixture.storage.enqueueGroupMessage(message, to: fixture.group)
+            guard let lease = try await fixture.storage.receiveGroupMessage(lease: .seconds(30), wait: .zero) else {
+                fatalError("the enqueued message was not received")
+            }
+            var copies = 0
+            while true {
+                let batch = try await fixture.storage.deliverGroupMessageBatch(lease, maxMembers: 1_000)
+                copies += batch.copiesWritten
+                if batch.isComplete { break }
+            }
+            try await fixture.storage.acknowledgeGroupMessage(lease)
+            blackHole(copies)
+        }
+    } setup: {
+        try await FanOutFixture.make(members: 1_000)
+    } teardown: {
+        TemporaryPaths.removeAll()
     }
 
     // MARK: Blocks
@@ -521,5 +575,50 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// A 16-byte recipient id for row `i`.
+func recipient(_ i: Int) -> [UInt8] {
+    withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } + [UInt8](repeating: 0xAB, count: 8)
+}
+
+/// A sort key as the inbox stores it: an 8-byte big-endian stamp, then a 16-byte id.
+func stampedSortKey(_ i: Int) -> [UInt8] {
+    withUnsafeBytes(of: UInt64(1_700_000_000_000_000 + i).bigEndian) { Array($0) } + [UInt8](repeating: 0xCD, count: 16)
+}
+
+/// A memtable holding 100,000 inbox rows over 1,000 recipients.
+final class MemTableFixture: Sendable {
+    let probe = MemTableBenchmarkProbe()
+
+    init() {
+        let value = [UInt8](repeating: 7, count: 200)
+        for i in 0..<100_000 {
+            probe.insert(userKey: SSTableBenchmarkProbes.userKey(partitionKey: recipient(i % 1_000), sortKey: stampedSortKey(i)),
+                         value: value)
+        }
+    }
+}
+
+/// The server's storage (sync none) with one group of `members` users.
+struct FanOutFixture: Sendable {
+    let storage: any MessagingStorage
+    let group: GroupID
+    let members: [UserID]
+
+    static func make(members count: Int) async throws -> FanOutFixture {
+        let options = EngineStorageOptions(dataDirectory: temporaryPath("fanout"), sync: .none)
+        let storage = try await makeEngineMessagingStorage(options: options, logger: Logger(label: "bench"))
+        let group = GroupID(UUID())
+        try await storage.createGroup(group)
+        var members: [UserID] = []
+        for _ in 0..<count {
+            let user = UserID(UUID())
+            try await storage.createUser(user)
+            try await storage.addMember(user, to: group)
+            members.append(user)
+        }
+        return FanOutFixture(storage: storage, group: group, members: members)
     }
 }

@@ -186,7 +186,7 @@ import Testing
         #expect(await queueEventually { fileSystem.heldSyncs == 1 })
         let second = Task { try await queue.enqueue(queueBytes("b2")) }
         let ack = Task { try await queue.ack(a) }
-        #expect(await queueEventually { queue.inbox.pendingCount == 2 })
+        #expect(await queueEventually { queue.mailbox.pendingCount == 2 })
         fileSystem.failSyncs(containing: StoreFileNames.queueConsumerState)  // the ack delta's fdatasync fails
         fileSystem.holdSyncs(containing: nil)
         _ = try await first.value
