@@ -20,7 +20,7 @@ import MsgStore
 ///         version(1) = 1 ‖ messageId(16) ‖ group(16) ‖ sender(16) ‖ sentAt(8, BE, commit stamp) ‖ content (UTF-8)
 ///
 /// A group message is accepted by enqueueing its record (one `fdatasync`);
-/// `sentAt` is a commit stamp of the store's clock taken without a sync. The
+/// `sentAt` is a value of the store's commit clock taken without a write. The
 /// fan-out writes, per batch and atomically: the inbox entries of the next
 /// members after the cursor (members table order: user id bytes), the new
 /// cursor, and — first batch only — the body; the last batch deletes the

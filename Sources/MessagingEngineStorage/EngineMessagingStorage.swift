@@ -14,8 +14,8 @@ import MsgStore
 /// - Fan-out (docs/fanout.md): accepting a group message is **one** durable
 ///   write, the enqueue of a record carrying the whole message (sender, group,
 ///   `sentAt`, content) in the store's durable `fanout` queue — one
-///   `fdatasync`. `sentAt` is a commit stamp taken without a sync (an empty
-///   batch committed with `sync: false`). The first batch of copies writes the
+///   `fdatasync`. `sentAt` is a value of the store's commit clock taken
+///   without a write (`Store.reserveCommitStamp()`). The first batch of copies writes the
 ///   body into `bodies` once; each batch writes its members' inbox entries and
 ///   the message's cursor (`fanout`: the last member id served, 16 bytes) in
 ///   one atomic batch; the last batch deletes the cursor. Deliveries of one
@@ -171,14 +171,14 @@ public final class EngineMessagingStorage: MessagingStorage {
     // MARK: Group messages and fan-out
 
     public func enqueueGroupMessage(_ message: OutgoingMessage, to group: GroupID) async throws -> MessageDate {
-        // The date: a commit stamp of the store's clock (unique, increasing, after everything
-        // committed so far), taken by committing an empty batch *without* fdatasync.
-        let stamp = try await engine { try await store.write(WriteBatch(), sync: false) }
+        // The date: a value of the store's commit clock (unique, after every commit so far,
+        // before every later one), taken without a write.
+        let sentAt = try await engine { try store.reserveCommitStamp() }
         let record = FanOutRecord(messageID: message.messageID, groupID: group, sender: message.sender,
-                                  sentAt: stamp.timestamp, content: Array(message.content.utf8))
+                                  sentAt: sentAt, content: Array(message.content.utf8))
         // The one durable step (one fdatasync, group-committed): the whole message, queued.
         _ = try await engine { try await queue.enqueue(record.encoded()) }
-        return MessageDate(microsecondsSinceEpoch: stamp.timestamp)
+        return MessageDate(microsecondsSinceEpoch: sentAt)
     }
 
     public func receiveGroupMessage(lease: Duration, wait: Duration) async throws -> GroupMessageLease? {
@@ -277,9 +277,9 @@ public final class EngineMessagingStorage: MessagingStorage {
 
     /// Waits (normally not at all) until the wall clock is past `sentAt`, so
     /// that the commit stamps of the copies — at least the wall clock — are
-    /// after it even when the stamp batch that produced `sentAt` was lost with
-    /// the page cache (power loss: it was written without a sync) and the
-    /// system clock was set back.
+    /// after it even after a crash (the reserved stamp is recorded nowhere but
+    /// in the queue record, so the engine's clock may restart below it) with
+    /// the system clock set back.
     private func waitForClock(after sentAt: Int64) async throws {
         while true {
             let now = MessageDate.now().microsecondsSinceEpoch

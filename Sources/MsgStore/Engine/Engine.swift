@@ -125,7 +125,7 @@ final class Engine: Sendable {
 
         // 4. Replay the log into the memtables, skipping what is already in SSTables.
         var lastSequence = state.lastSequence
-        var clock = CommitClock(last: state.lastTimestamp)
+        let clock = CommitClock(last: state.lastTimestamp)
         let mode: LogReader.Mode = options.recovery == .strict ? .strict : .pointInTime
         let byId = catalog.tablesById
         let flushed = state.flushed

@@ -122,6 +122,19 @@ public final class Store: Sendable {
 
     // MARK: Reads
 
+    /// A value of the commit clock, without a write: greater than the stamp
+    /// of every batch committed before, less than the stamp of every batch
+    /// committed after, unique. For a date that must order with commit stamps
+    /// but belongs to something stored elsewhere (a message accepted into a
+    /// durable queue, say). Nothing records it: after a crash the clock
+    /// restarts from the last *logged* stamp or the wall clock, whichever is
+    /// greater, so a caller that needs later stamps to exceed it across a
+    /// crash must wait until the wall clock has passed it.
+    public func reserveCommitStamp() throws -> Int64 {
+        if engine.lifecycle.isClosed { throw StoreError(.closed, "the store is closed") }
+        return engine.pipeline.clock.next()
+    }
+
     /// Why the store refuses writes, or nil while it accepts them. Non-nil
     /// (code ``StoreError/Code/unavailable``) once a write or `fsync` of the
     /// log or manifest failed: the page cache can no longer be trusted, so

@@ -1,26 +1,46 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// The store's commit clock: microseconds since the Unix epoch, strictly
 /// increasing in commit order, never going back — not when the wall clock
 /// steps back, and not across restarts (the last value is in every log record
 /// and restored by recovery).
-struct CommitClock {
-    private(set) var last: Int64
+///
+/// The commit leader stamps batches with ``next()``; ``Store/reserveCommitStamp()``
+/// takes a value from any thread. Both advance one atomic, so every value
+/// handed out is unique and greater than every earlier one.
+final class CommitClock: Sendable {
+    private let lastValue: Atomic<Int64>
 
-    init(last: Int64 = 0) { self.last = last }
+    init(last: Int64 = 0) { lastValue = Atomic(last) }
+
+    /// The newest value handed out (or observed at recovery).
+    var last: Int64 { lastValue.load(ordering: .acquiring) }
 
     /// The next timestamp: the wall clock, or one past the last if that is not greater.
-    mutating func next() -> Int64 {
-        let now = CommitClock.wallMicroseconds()
-        last = now > last ? now : last + 1
-        return last
+    func next() -> Int64 {
+        var last = lastValue.load(ordering: .relaxed)
+        while true {
+            let now = CommitClock.wallMicroseconds()
+            let value = now > last ? now : last + 1
+            let (exchanged, original) = lastValue.compareExchange(
+                expected: last, desired: value, successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
+            if exchanged { return value }
+            last = original
+        }
     }
 
     /// Raises the clock to at least `value` (recovery).
-    mutating func observe(_ value: Int64) {
-        if value > last { last = value }
+    func observe(_ value: Int64) {
+        var last = lastValue.load(ordering: .relaxed)
+        while value > last {
+            let (exchanged, original) = lastValue.compareExchange(
+                expected: last, desired: value, successOrdering: .acquiringAndReleasing, failureOrdering: .relaxed)
+            if exchanged { return }
+            last = original
+        }
     }
 
     static func monotonicMicroseconds() -> Int64 {

@@ -69,7 +69,7 @@ final class CommitPipeline: @unchecked Sendable {
 
     // Owned by the current leader:
     private var nextSequence: UInt64
-    private var clock: CommitClock
+    let clock: CommitClock
     private let maxGroupBytes: Int
 
     // The parts the leader calls (see the type's documentation):
