@@ -2,7 +2,9 @@
 # Every test of the project, as `make test` and CI run it:
 #  1. the debug test suite (unit, property, crash tests with real processes), run
 #     serially: crash and timing tests must not starve each other on 2 cores;
-#  2. release-mode volume tests with bounded sizes.
+#  2. release-mode volume tests with bounded sizes;
+#  3. the library's documentation (DocC), which fails on any warning: a broken
+#     symbol link or an undocumented parameter of a public API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
@@ -17,3 +19,6 @@ if [ -x Tools/volume-tests.sh ]; then
   echo "== release-mode volume tests" >&2
   Tools/volume-tests.sh
 fi
+echo "== documentation (make docs: DocC, warnings are errors)" >&2
+make --no-print-directory docs >"${TMPDIR:-/tmp}/msgstore-docs.log" 2>&1 || {
+  grep -E '^(error|warning)' -A4 "${TMPDIR:-/tmp}/msgstore-docs.log" >&2; echo "make docs failed" >&2; exit 1; }

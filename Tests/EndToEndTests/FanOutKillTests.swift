@@ -36,9 +36,9 @@ import Testing
     @Test func sigkillDuringALargeFanOutDeliversEveryMemberExactlyOnce() async throws {
         let count = Self.memberCount
         let batch = max(50, count / 40)
-        let seed = ProcessInfo.processInfo.environment["MSGSTORE_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
-        print("FanOutKillTests: \(count) members, batches of \(batch), MSGSTORE_SEED=\(seed)")
-        var random = SplitMix(seed: seed)
+        let seed = testSeed()
+        print("FanOutKillTests: \(count) members, batches of \(batch)")
+        var random = SeededGenerator(seed: seed)
         let data = try ServerProcess.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: data) }
 
@@ -113,18 +113,5 @@ import Testing
         #expect(problems.isEmpty, "MSGSTORE_SEED=\(seed): \(problems.prefix(5))")
         #expect(final.stop(signal: SIGTERM) == 0)
         print("FanOutKillTests: 3 SIGKILLs mid-fan-out, \(sent.count) messages × \(count) members verified")
-    }
-}
-
-/// SplitMix64, for the seeded kill timing.
-struct SplitMix {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

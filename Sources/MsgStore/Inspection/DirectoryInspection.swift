@@ -61,8 +61,12 @@ public struct DirectoryInspection: Sendable, Codable {
     public var spaceAmplification: Double
     public var queues: [QueueInfo]
 
-    /// Reads the directory. `includeFiles` lists every SSTable with its key range.
-    /// - Parameter renderer: shows the key ranges and the last commit stamp (hex and microseconds by default).
+    /// Reads the directory (read-only; safe beside a running server).
+    /// - Parameters:
+    ///   - path: the data directory.
+    ///   - fileSystem: where the files live.
+    ///   - includeFiles: also list every SSTable with its key range.
+    ///   - renderer: shows the key ranges and the last commit stamp (hex and microseconds by default).
     public static func inspect(
         path: String, fileSystem: any FileSystem = PosixFileSystem(), includeFiles: Bool = false,
         renderer: any KeyRenderer = HexKeyRenderer()

@@ -33,6 +33,9 @@ public struct LogInspection: Sendable, Codable {
 
     /// Reads a segment (read-only; safe beside a running server).
     /// - Parameters:
+    ///   - path: the log segment (`NNNNNN.log`).
+    ///   - fileSystem: where the file lives.
+    ///   - includeEntries: also decode every operation of every record.
     ///   - tableNames: table id → name, from the directory's `SCHEMA` (ids are shown when missing).
     ///   - renderer: shows keys, values and commit stamps (hex and microseconds by default).
     public static func inspect(
@@ -83,7 +86,11 @@ public struct ManifestInspection: Sendable, Codable {
     public var tornTailOffset: Int64?
 
     /// Reads a manifest file (read-only).
-    /// - Parameter renderer: shows the commit stamps (microseconds by default).
+    /// - Parameters:
+    ///   - path: the manifest (`MANIFEST-NNNNNN`).
+    ///   - fileSystem: where the file lives.
+    ///   - tableNames: table id → name, from the directory's `SCHEMA` (ids are shown when missing).
+    ///   - renderer: shows the commit stamps (microseconds by default).
     public static func inspect(
         path: String, fileSystem: any FileSystem = PosixFileSystem(), tableNames: [UInt32: String] = [:],
         renderer: any KeyRenderer = HexKeyRenderer()

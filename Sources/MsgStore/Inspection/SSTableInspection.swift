@@ -73,8 +73,11 @@ public struct SSTableInspection: Sendable, Codable {
     /// All entries, when asked for.
     public var entries: [Entry]?
 
-    /// Reads the SSTable at `path`.
-    /// - Parameter includeEntries: also decode every entry (O(file size) memory).
+    /// Reads the SSTable at `path` (read-only).
+    /// - Parameters:
+    ///   - path: the SSTable (`NNNNNN.sst`).
+    ///   - fileSystem: where the file lives.
+    ///   - includeEntries: also decode every entry (O(file size) memory).
     public static func inspect(path: String, fileSystem: any FileSystem = PosixFileSystem(), includeEntries: Bool = false) throws -> SSTableInspection {
         let table = try SSTableReader.open(fileSystem: fileSystem, path: path, fileNumber: 0, cache: nil)
         defer { try? table.close() }

@@ -123,10 +123,12 @@ extension DurableQueue {
     /// its way to the dead-letter queue, this throws
     /// ``StoreError/Code/leaseNotHeld`` and the message stays with its new holder.
     ///
-    /// - Parameter sync: false to return once the ack is written, without
-    ///   waiting for its `fdatasync`: it survives a process crash, but a power
-    ///   loss may take it back and the message is then delivered again (for a
-    ///   consumer whose processing is idempotent). Default true.
+    /// - Parameters:
+    ///   - message: a message this consumer received and still leases.
+    ///   - sync: false to return once the ack is written, without waiting for
+    ///     its `fdatasync`: it survives a process crash, but a power loss may
+    ///     take it back and the message is then delivered again (for a
+    ///     consumer whose processing is idempotent). Default true.
     public func ack(_ message: QueueMessage, sync: Bool = true) async throws {
         try await ack([message], sync: sync)
     }

@@ -17,7 +17,7 @@ public struct QueueStats: Sendable, Equatable {
     /// The next sequence number to be assigned.
     public var nextSequence: UInt64
     /// `fdatasync`s of enqueued records and of ack deltas since the queue was
-    /// opened (0 with ``QueueOptions/SyncMode/none``): one per group commit.
+    /// opened (0 with ``SyncMode/none``): one per group commit.
     public var syncs: UInt64 = 0
     /// Messages moved to the dead-letter queue since the queue was opened
     /// (retry limit reached, or ``DurableQueue/deadLetter(_:reason:)``).
