@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // `make docs`: the MsgStore DocC catalog (Sources/MsgStore/MsgStore.docc). A plugin
         // only; nothing of it is linked into the products.
@@ -60,6 +61,7 @@ let package = Package(
                 "Messaging",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // The document is compiled in (OpenAPIDocument.swift); a test checks
@@ -85,18 +87,26 @@ let package = Package(
         ),
         .testTarget(
             name: "MsgStoreTests",
-            dependencies: ["MsgStore", "MsgStoreTestHelper"]
+            dependencies: ["CZstd", "MsgStore", "MsgStoreTestHelper"]
         ),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "MessagingEngineStorage"]
+            dependencies: [
+                "Messaging",
+                "MessagingEngineStorage",
+                "MsgStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "MsgStoreServerTests",
             dependencies: [
                 "MsgStoreServer",
                 "Messaging",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Start the real `msgstore` binary (built next to the test bundle) and
