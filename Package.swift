@@ -95,6 +95,7 @@ let package = Package(
                 "Messaging",
                 "MessagingEngineStorage",
                 "MsgStore",
+                "MsgStoreTestHelper",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

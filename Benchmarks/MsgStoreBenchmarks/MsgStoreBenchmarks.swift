@@ -72,9 +72,7 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try? fixture.get(i))
         }
     } setup: {
-        let fixture = try Fixture(sync: .none)
-        try fixture.load(100_000, settle: true)
-        return fixture
+        try Fixture.settled(rows: 100_000)
     } teardown: {
         TemporaryPaths.removeAll()
     }
@@ -86,9 +84,7 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try? fixture.page(recipient: page))
         }
     } setup: {
-        let fixture = try Fixture(sync: .none)
-        try fixture.load(100_000, settle: true)
-        return fixture
+        try Fixture.settled(rows: 100_000)
     } teardown: {
         TemporaryPaths.removeAll()
     }
@@ -100,9 +96,7 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try? fixture.pageWithoutCopies(recipient: page))
         }
     } setup: {
-        let fixture = try Fixture(sync: .none)
-        try fixture.load(100_000, settle: true)
-        return fixture
+        try Fixture.settled(rows: 100_000)
     } teardown: {
         TemporaryPaths.removeAll()
     }
@@ -388,6 +382,13 @@ final class Fixture: @unchecked Sendable {
         store = try Store.open(at: directory, tables: [TableSchema(name: "inbox", partitionCount: 8, cachesRows: cachesRows)],
                                options: options)
         inbox = try store.table("inbox")
+    }
+
+    /// A store (sync none) holding `rows` rows, flushed and compacted: reads hit SSTables.
+    static func settled(rows: Int) throws -> Fixture {
+        let fixture = try Fixture(sync: .none)
+        try fixture.load(rows, settle: true)
+        return fixture
     }
 
     func key(_ i: Int) -> RowKey {

@@ -18,14 +18,6 @@ public final class MemTableBenchmarkProbe: @unchecked Sendable {
         }
     }
 
-    /// Whether a point lookup of `userKey` at the latest sequence finds a value.
-    public func contains(userKey: [UInt8]) -> Bool {
-        userKey.withUnsafeBytes { key in
-            if case .found = table.get(userKey: key, snapshot: sequence) { return true }
-            return false
-        }
-    }
-
     /// Positions an iterator at the first entry ≥ `userKey` and reads up to
     /// `count` entries; returns how many were read.
     public func seekAndRead(userKey: [UInt8], count: Int) -> Int {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Messaging
+import MsgStoreTestHelper
 import Testing
 
 /// Polls `condition` until it holds or `timeout` passes.
@@ -58,18 +59,8 @@ func testSeed(_ test: String) -> UInt64 {
     return seed
 }
 
-/// A small deterministic generator (SplitMix64) for seeded tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The deterministic generator of seeded tests (SplitMix64, shared with the engine's tests).
+typealias SeededGenerator = SplitMix
 
 extension MessagingService {
     /// A user who exists.

@@ -13,18 +13,7 @@ import Testing
 /// anything but their snapshot.
 @Suite struct CompactionModelTests {
     static func options() -> StoreOptions {
-        var options = StoreOptions()
-        options.sync = .none
-        options.memtableBytes = 1 << 10
-        options.memtableBudgetBytes = 32 << 10
-        options.level0CompactionTrigger = 2
-        options.levelBaseBytes = 2 << 10
-        options.levelMultiplier = 2
-        options.targetFileBytes = 1 << 10
-        options.blockBytes = 256
-        options.dictionaryBytes = 0
-        options.walSegmentBytes = 16 << 10
-        options.preallocateLog = false
+        var options = StoreOptions.tinyLSM(memtableBudgetBytes: 32 << 10)
         options.blockCacheBytes = 0  // every block read goes to its file
         options.rowCacheBytes = 0
         return options

@@ -955,18 +955,7 @@ enum TombstoneScenario {
     }
 
     static func run(fileSystem: any FileSystem, directory: String = "/tomb") throws -> Result {
-        var options = StoreOptions()
-        options.sync = .none
-        options.memtableBytes = 1 << 10
-        options.memtableBudgetBytes = 64 << 10
-        options.level0CompactionTrigger = 2
-        options.levelBaseBytes = 2 << 10
-        options.levelMultiplier = 2
-        options.targetFileBytes = 1 << 10
-        options.blockBytes = 256
-        options.dictionaryBytes = 0
-        options.walSegmentBytes = 16 << 10
-        options.preallocateLog = false
+        let options = StoreOptions.tinyLSM(memtableBudgetBytes: 64 << 10)
         let tables = [TableSchema(name: "t", partitionCount: 1)]
         let store = try Store.open(at: directory, tables: tables, options: options, fileSystem: fileSystem)
         let table = try store.table("t")
