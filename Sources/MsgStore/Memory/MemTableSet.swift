@@ -137,6 +137,16 @@ final class MemTableSet: @unchecked Sendable {
         if rotated { scheduler.wakeUp() }
     }
 
+    /// Whether ``rotateWhereDue()`` would rotate something now (it then syncs
+    /// the log, which may block). REQUIRES: commit leader, after a group.
+    var hasRotationDue: Bool {
+        if !rotationCandidates.isEmpty { return true }
+        let active = counters.activeMemtableBytes.load(ordering: .relaxed)
+        let immutable = counters.immutableMemtableBytes.load(ordering: .relaxed)
+        if active + immutable > memtableBudgetBytes && active > memtableBudgetBytes / 4 { return true }
+        return log.liveSegmentCount > maxLiveLogSegments
+    }
+
     /// Makes every non-empty active memtable immutable (`settle`, `flush`).
     /// Does not wake the flush thread: the caller's wait does.
     /// REQUIRES: exclusive leadership.
@@ -174,10 +184,6 @@ final class MemTableSet: @unchecked Sendable {
     /// While stalled, a flush or compaction that keeps failing (a full disk)
     /// refuses the group with `.unavailable` instead of waiting without end.
     func waitForBudget() throws {
-        func overBudget() -> Bool {
-            counters.immutableMemtableBytes.load(ordering: .relaxed) > memtableBudgetBytes / 2
-                || counters.maxLevel0Files.load(ordering: .relaxed) >= level0StopTrigger
-        }
         if overBudget() {
             let start = CommitClock.monotonicMicroseconds()
             defer { counters.stallMicroseconds.add(UInt64(CommitClock.monotonicMicroseconds() - start), ordering: .relaxed) }
@@ -188,6 +194,17 @@ final class MemTableSet: @unchecked Sendable {
             usleep(1000)
         }
         try scheduler.throwIfFailed()
+    }
+
+    private func overBudget() -> Bool {
+        counters.immutableMemtableBytes.load(ordering: .relaxed) > memtableBudgetBytes / 2
+            || counters.maxLevel0Files.load(ordering: .relaxed) >= level0StopTrigger
+    }
+
+    /// Whether ``waitForBudget()`` would return at once (no stall, no
+    /// slowdown) were a group to start now. Any thread.
+    var admitsWithoutWaiting: Bool {
+        !overBudget() && counters.maxLevel0Files.load(ordering: .relaxed) < level0SlowdownTrigger
     }
 
     // MARK: Invariants

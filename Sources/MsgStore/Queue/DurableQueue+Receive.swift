@@ -64,7 +64,7 @@ extension DurableQueue {
                 }
             }
             if !messages.isEmpty {
-                _ = mailbox.submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }))
+                _ = submit(.deliveries(messages.map { ($0.sequence, UInt32(clamping: $0.attempt)) }), inPlace: true)
                 return messages
             }
             if !exhausted.isEmpty { continue }
@@ -163,7 +163,7 @@ extension DurableQueue {
     private func recordAcks(_ removed: [UInt64], sync: Bool = true) async throws {
         guard !removed.isEmpty else { return }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !mailbox.submit(.ack(removed, sync: sync, continuation)) {
+            if !submit(.ack(removed, sync: sync, continuation), inPlace: !sync || options.sync == .none) {
                 continuation.resume(throwing: StoreError(.closed, "the queue is closed", file: directory))
             }
         }

@@ -22,4 +22,8 @@ public struct QueueStats: Sendable, Equatable {
     /// Messages moved to the dead-letter queue since the queue was opened
     /// (retry limit reached, or ``DurableQueue/deadLetter(_:reason:)``).
     public var deadLetteredTotal: UInt64 = 0
+    /// Jobs (enqueues without `fdatasync`, unsynced acks, payload reads)
+    /// processed in place on the caller's thread because the queue's thread
+    /// was idle, since the queue was opened.
+    public var inPlaceJobs: UInt64 = 0
 }

@@ -3,8 +3,10 @@
 /// delta record + one `fdatasync` (group commit), then publishes the records
 /// to the in-memory state and resumes the callers.
 ///
-/// `@unchecked Sendable`: the storage is touched only by the one thread that
-/// runs ``run(mailbox:queue:)`` (handed over when the thread starts).
+/// `@unchecked Sendable`: the storage is touched by one thread at a time —
+/// the queue's thread in ``run(mailbox:queue:)``, or a caller running a job
+/// in place through ``QueueWorkerMailbox/runInPlaceIfIdle(_:_:)``, which
+/// never overlaps the worker (the mailbox's mutex orders them).
 final class QueueWorker: @unchecked Sendable {
     private let storage: QueueStorage
     private let lock: any FileLock
@@ -46,7 +48,8 @@ final class QueueWorker: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func process(_ jobs: [DurableQueue.QueueJob], queue: DurableQueue?) {
+    /// Processes a batch of jobs (the worker's loop, or a caller in place).
+    func process(_ jobs: [DurableQueue.QueueJob], queue: DurableQueue?) {
         var enqueues: [([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)] = []
         var acks: [([UInt64], CheckedContinuation<Void, any Error>)] = []
         var syncsAcks = false

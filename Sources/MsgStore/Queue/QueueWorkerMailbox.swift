@@ -11,14 +11,27 @@ import Glibc
 /// what makes group commit: all jobs that queued up during one `fdatasync`
 /// share the next one.
 ///
+/// A caller may instead run a job that cannot block for long *in place*
+/// (``runInPlaceIfIdle(_:_:)``) when the worker is idle: the job is processed
+/// on the caller's thread exactly as the worker would, two thread switches
+/// cheaper than waking it. Jobs are processed by one thread at a time:
+/// `workerBusy` (the worker holds a batch it took) and `inPlaceBusy` (a
+/// caller is running one) are never both set, and the worker takes nothing
+/// while a caller runs one.
+///
 /// The pthread mutex and condition live in this one type (the only unsafe
 /// pointers of the queue), hence `@unchecked Sendable`: every access to
-/// `jobs`/`isClosed` holds `mutex`.
+/// `jobs`/`isClosed`/`workerBusy`/`inPlaceBusy` holds `mutex`.
 final class QueueWorkerMailbox<Job>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var jobs: [Job] = []
     private var isClosed = false
+    /// The worker took a batch and has not come back for the next.
+    private var workerBusy = false
+    /// A caller is processing a job in place.
+    private var inPlaceBusy = false
+    private var inPlaceRuns: UInt64 = 0
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -42,6 +55,13 @@ final class QueueWorkerMailbox<Job>: @unchecked Sendable {
         return true
     }
 
+    /// Jobs run in place so far.
+    var inPlaceCount: UInt64 {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return inPlaceRuns
+    }
+
     /// Jobs submitted and not yet taken by the worker (tests use it to line jobs up in one batch).
     var pendingCount: Int {
         pthread_mutex_lock(mutex)
@@ -57,15 +77,38 @@ final class QueueWorkerMailbox<Job>: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Blocks until jobs arrive and returns all of them in submission order;
-    /// `nil` once closed and drained.
+    /// Runs `process([job])` on the calling thread if the worker is idle, no
+    /// job waits and the mailbox is open; returns false (nothing run, the
+    /// job not taken) otherwise.
+    func runInPlaceIfIdle(_ job: Job, _ process: ([Job]) -> Void) -> Bool {
+        pthread_mutex_lock(mutex)
+        guard !workerBusy, !inPlaceBusy, jobs.isEmpty, !isClosed else {
+            pthread_mutex_unlock(mutex)
+            return false
+        }
+        inPlaceBusy = true
+        inPlaceRuns += 1
+        pthread_mutex_unlock(mutex)
+        process([job])
+        pthread_mutex_lock(mutex)
+        inPlaceBusy = false
+        if !jobs.isEmpty || isClosed { pthread_cond_signal(condition) }  // the worker waited for this one
+        pthread_mutex_unlock(mutex)
+        return true
+    }
+
+    /// Blocks until jobs arrive (and no caller is running one in place) and
+    /// returns all of them in submission order; `nil` once closed and drained.
+    /// Called by the worker only; a call means its previous batch is done.
     func takeAll() -> [Job]? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while jobs.isEmpty && !isClosed {
+        workerBusy = false
+        while inPlaceBusy || (jobs.isEmpty && !isClosed) {
             pthread_cond_wait(condition, mutex)
         }
         if jobs.isEmpty { return nil }
+        workerBusy = true
         let taken = jobs
         jobs.removeAll(keepingCapacity: true)
         return taken

@@ -5,6 +5,9 @@ public struct StoreStatistics: Sendable, Equatable {
     public var lastSequence: UInt64 = 0
     /// Group commits: each writes one log record per batch with one `pwrite`.
     public var commitGroups: UInt64 = 0
+    /// Groups led in place by an async caller (an unsynced batch that found
+    /// the pipeline idle) instead of by the log thread.
+    public var inPlaceCommitGroups: UInt64 = 0
     /// Batches committed.
     public var batches: UInt64 = 0
     /// `fdatasync`s of the write-ahead log (at most one per commit group).
@@ -66,6 +69,7 @@ extension Engine {
         var statistics = StoreStatistics()
         statistics.lastSequence = published.last
         statistics.commitGroups = pipeline.stats.groups.load(ordering: .relaxed)
+        statistics.inPlaceCommitGroups = pipeline.stats.inPlaceGroups.load(ordering: .relaxed)
         statistics.batches = pipeline.stats.batches.load(ordering: .relaxed)
         statistics.logSyncs = pipeline.stats.syncs.load(ordering: .relaxed)
         statistics.logBytesWritten = pipeline.stats.logBytes.load(ordering: .relaxed)

@@ -4,7 +4,8 @@ import Synchronization
 private enum GroupOutcome {
     /// Logged, applied and published; with `laterFailure`, work after the
     /// publication failed and later writes are refused.
-    case committed([CommitReceipt], laterFailure: StoreError?)
+    /// `deferred`: the work after the group is left to the log thread.
+    case committed([CommitReceipt], laterFailure: StoreError?, deferred: Bool)
     /// Refused before any byte of it reached the log; the pipeline goes on.
     case refused(StoreError)
     /// The log write or sync failed: the group is not acknowledged, and the
@@ -22,9 +23,17 @@ private enum GroupOutcome {
 /// last sequence, and wakes the others. Followers just wait.
 ///
 /// Synchronous callers (``commit(_:sync:)``, from their own threads) lead
-/// themselves. Async callers (``commit(_:sync:) async``) never block a
-/// thread of Swift's cooperative pool: they suspend, and the pipeline's own
-/// *log thread* leads for them.
+/// themselves. Async callers (``commit(_:sync:) async``) never wait for I/O
+/// on a thread of Swift's cooperative pool: a batch that asks for an
+/// `fdatasync`, or arrives while another group is being led or the memtables
+/// are over budget, suspends and the pipeline's own *log thread* leads for
+/// it. An unsynced batch that finds the pipeline idle and the memtables
+/// under budget leads *in place* (RocksDB's and LevelDB's model: the writer
+/// thread does the work): a `pwrite` into the page cache and the memtable
+/// inserts, microseconds — two thread switches cheaper than the hop to the
+/// log thread and back. The work that may block after such a group (rolling
+/// the log segment, rotating memtables, which syncs the log) is handed to
+/// the log thread, which holds the leadership until it is done.
 ///
 /// The leader works with the parts it is given at construction — it calls
 /// them, they never call it (no reference leads back to the pipeline or its
@@ -66,6 +75,10 @@ final class CommitPipeline: @unchecked Sendable {
     private var stopping = false
     private var threadRunning = false
     private var failure: StoreError?
+    /// An in-place leader published its group and left the work after it
+    /// (``afterGroup()``) to the log thread; `leaderActive` stays set until
+    /// the log thread has done it.
+    private var afterGroupPending = false
 
     // Owned by the current leader:
     private var nextSequence: UInt64
@@ -123,9 +136,12 @@ final class CommitPipeline: @unchecked Sendable {
         return try request.result!.get()
     }
 
-    /// Commits `batch` without blocking the caller's thread: the log thread leads.
+    /// Commits `batch` without waiting for I/O on the caller's thread: an
+    /// unsynced batch leads in place when the pipeline is idle, any other
+    /// suspends while the log thread leads.
     func commit(_ batch: WriteBatch, sync: Bool) async throws -> CommitReceipt {
-        try await withCheckedThrowingContinuation { continuation in
+        if !sync, let receipt = try commitInPlaceIfIdle(batch) { return receipt }
+        return try await withCheckedThrowingContinuation { continuation in
             let request = Request(batch: batch, sync: sync, continuation: continuation)
             lock.lock()
             if let error = refusal() {
@@ -137,6 +153,27 @@ final class CommitPipeline: @unchecked Sendable {
             if !leaderActive { logThreadWakeup.broadcast() }
             lock.unlock()
         }
+    }
+
+    /// Leads an unsynced batch on the calling thread if no group is being
+    /// led or queued and the memtables admit it without waiting; nil (nothing
+    /// done) otherwise.
+    private func commitInPlaceIfIdle(_ batch: WriteBatch) throws -> CommitReceipt? {
+        lock.lock()
+        if let error = refusal() {
+            lock.unlock()
+            throw error
+        }
+        guard !leaderActive, queueHead == queue.count, memtables.admitsWithoutWaiting else {
+            lock.unlock()
+            return nil
+        }
+        let request = Request(batch: batch, sync: false, continuation: nil)
+        queue.append(request)
+        lead(inPlace: true)  // returns with the lock held
+        stats.inPlaceGroups.add(1, ordering: .relaxed)
+        lock.unlock()
+        return try request.result!.get()
     }
 
     private func refusal() -> StoreError? {
@@ -188,6 +225,16 @@ final class CommitPipeline: @unchecked Sendable {
     private func logThreadLoop() {
         lock.lock()
         while true {
+            if afterGroupPending {
+                afterGroupPending = false
+                lock.unlock()
+                let laterFailure = afterGroup()
+                lock.lock()
+                if let laterFailure, failure == nil { failure = Self.readOnly(laterFailure) }
+                leaderActive = false
+                lock.broadcast()
+                continue
+            }
             let hasWork = queueHead < queue.count
             if !leaderActive && hasWork && queue[queueHead].continuation != nil {
                 lead()
@@ -202,8 +249,9 @@ final class CommitPipeline: @unchecked Sendable {
     }
 
     /// Leads one group. REQUIRES: lock held, no leader active, queue not empty.
-    /// Returns with the lock held.
-    private func lead() {
+    /// Returns with the lock held. In place (an async caller's thread), the
+    /// work after the group that may block is left to the log thread.
+    private func lead(inPlace: Bool = false) {
         leaderActive = true
         // Take the group: queue order, bounded in bytes.
         var group: [Request] = []
@@ -226,15 +274,16 @@ final class CommitPipeline: @unchecked Sendable {
         if let failureBefore {
             outcome = .refused(failureBefore)
         } else {
-            outcome = runGroup(group)
+            outcome = runGroup(group, deferringBlockingWork: inPlace)
         }
 
         var continuations: [(CheckedContinuation<CommitReceipt, any Error>, Result<CommitReceipt, StoreError>)] = []
         lock.lock()
         switch outcome {
-        case .committed(let receipts, let laterFailure):
+        case .committed(let receipts, let laterFailure, let deferred):
             for (request, receipt) in zip(group, receipts) { request.result = .success(receipt) }
             if let laterFailure, failure == nil { failure = Self.readOnly(laterFailure) }
+            afterGroupPending = deferred
         case .refused(let error):
             for request in group { request.result = .failure(error) }
         case .failed(let error):
@@ -249,9 +298,13 @@ final class CommitPipeline: @unchecked Sendable {
             request.batch = Self.releasedBatch
             if let continuation = request.continuation { continuations.append((continuation, request.result!)) }
         }
-        leaderActive = false
-        lock.broadcast()
-        if queueHead < queue.count && queue[queueHead].continuation != nil { logThreadWakeup.broadcast() }
+        if afterGroupPending {
+            logThreadWakeup.broadcast()  // it finishes the group and hands the leadership on
+        } else {
+            leaderActive = false
+            lock.broadcast()
+            if queueHead < queue.count && queue[queueHead].continuation != nil { logThreadWakeup.broadcast() }
+        }
         lock.unlock()
         for (continuation, result) in continuations {
             continuation.resume(with: result.mapError { $0 as any Error })
@@ -278,11 +331,13 @@ final class CommitPipeline: @unchecked Sendable {
     }
 
     /// Sequences, logs, syncs and applies a group. Runs without the lock.
+    /// With `deferringBlockingWork`, the work after the group is not run when
+    /// it may block (``afterGroupMayBlock``): the outcome says it is deferred.
     ///
     /// Every batch is prepared (stamped, index ops added, sequenced) before
     /// any byte reaches the log, so a batch that fails preparation leaves
     /// nothing behind: the whole group is refused and the pipeline goes on.
-    private func runGroup(_ group: [Request]) -> GroupOutcome {
+    private func runGroup(_ group: [Request], deferringBlockingWork: Bool) -> GroupOutcome {
         do {
             try memtables.waitForBudget()
         } catch {
@@ -336,7 +391,16 @@ final class CommitPipeline: @unchecked Sendable {
         }
         published.publish(sequence: nextSequence - 1, timestamp: clock.last)
         stats.record(batches: group.count, sequences: nextSequence - firstSequence, synced: shouldSync)
-        return .committed(receipts, laterFailure: afterGroup())
+        if deferringBlockingWork && afterGroupMayBlock {
+            return .committed(receipts, laterFailure: nil, deferred: true)
+        }
+        return .committed(receipts, laterFailure: afterGroup(), deferred: false)
+    }
+
+    /// Whether ``afterGroup()`` has work that may block (a log roll, a
+    /// memtable rotation). REQUIRES: commit leader, after the group.
+    private var afterGroupMayBlock: Bool {
+        log.wantsRoll || memtables.hasRotationDue
     }
 
     /// After a group is applied and published: roll the log when its segment
@@ -361,6 +425,7 @@ final class CommitPipeline: @unchecked Sendable {
 /// Counters of the commit pipeline.
 final class CommitStats: Sendable {
     let groups = Atomic<UInt64>(0)
+    let inPlaceGroups = Atomic<UInt64>(0)
     let batches = Atomic<UInt64>(0)
     let syncs = Atomic<UInt64>(0)
     let logBytes = Atomic<UInt64>(0)

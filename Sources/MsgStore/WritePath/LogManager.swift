@@ -64,13 +64,16 @@ final class LogManager: @unchecked Sendable {
     /// The oldest live segment (lock-free; may lag a concurrent change).
     var oldestLiveSegment: UInt64 { oldestLive.load(ordering: .relaxed) }
 
+    /// Whether ``rollIfFull()`` would try a roll now. REQUIRES: commit leader.
+    var wantsRoll: Bool { wal.isFull && CommitClock.monotonicMicroseconds() >= rollRetry.notBefore }
+
     /// After a group (leader): rolls the log when its segment is full and no
     /// failed roll is waiting out its backoff. A roll whose new segment
     /// cannot be created (EMFILE, ENOSPC) is tried again later while the
     /// current segment goes on; any other failure means the log failed and
     /// is returned.
     func rollIfFull() -> StoreError? {
-        guard wal.isFull && CommitClock.monotonicMicroseconds() >= rollRetry.notBefore else { return nil }
+        guard wantsRoll else { return nil }
         do {
             try roll()
         } catch let error as StoreError where error.code == .unavailable {

@@ -5,11 +5,15 @@ import Testing
 /// A seeded random sequence of operations checked against a simple model
 /// (visible set, leased set) — including reopen, which makes every lease visible again.
 @Suite struct QueueModelTests {
-    @Test func randomOperationsMatchTheModel() async throws {
+    /// With ``SyncMode/none`` most jobs run in place on the caller's thread
+    /// (the queue's thread is idle): the same model holds.
+    @Test(arguments: [SyncMode.always, .none])
+    func randomOperationsMatchTheModel(sync: SyncMode) async throws {
         let seed = testSeed()
         var random = SeededGenerator(seed: seed)
         let dir = TestDirectory("model"); defer { dir.cleanUp() }
-        let options = smallQueueOptions(maxAttempts: 1_000, maxSegmentBytes: 2048)
+        var options = smallQueueOptions(maxAttempts: 1_000, maxSegmentBytes: 2048)
+        options.sync = sync
         var queue = try DurableQueue.open(directory: dir.queue(), options: options)
         var payloads: [UInt64: [UInt8]] = [:]   // every unacked message
         var visible = Set<UInt64>()
@@ -33,7 +37,7 @@ import Testing
                 }
             case 5...6:
                 if let sequence = leased.keys.sorted().randomElement(using: &random) {
-                    try await queue.ack(leased.removeValue(forKey: sequence)!)
+                    try await queue.ack(leased.removeValue(forKey: sequence)!, sync: random.next() % 2 == 0)
                     payloads[sequence] = nil
                 }
             case 7:
