@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 SERVE_ARGS ?=
 
-.PHONY: deps serve test build release bench bench-micro docs clean
+.PHONY: deps serve test build release bench bench-compare bench-micro docs clean
 
 deps:
 	@Tools/install-deps.sh
@@ -23,8 +23,14 @@ serve: release
 test: deps
 	@Tools/test.sh
 
-bench: release
-	@Tools/bench.sh
+# msgstore against RocksDB and LevelDB (Debian's librocksdb-dev/libleveldb-dev, built by
+# Tools/peers) on the standard workload, engines alternated, medians and ratios
+# (docs/performance.md). `make bench-compare MESSAGES=200000 REPEATS=3` for the smaller
+# workload, three alternated runs of each engine.
+bench-compare: release
+	@Tools/bench.sh /tmp/msgbench-wl$(MESSAGES) /tmp/msgbench-results$(MESSAGES)
+
+bench: bench-compare
 
 clean:
 	rm -rf .build

@@ -31,10 +31,13 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // CRC-32C with the CPU's instruction (SSE4.2), a few lines of C; the
+        // engine falls back to its own software CRC where the CPU lacks it.
+        .target(name: "CCRC32C"),
         // The engine: bytes, keys, files. Knows nothing of HTTP or users.
         .target(
             name: "MsgStore",
-            dependencies: ["CZstd"]
+            dependencies: ["CZstd", "CCRC32C"]
         ),
         // The messaging domain: users, blocks, groups, inboxes, fan-out. Talks to
         // storage only through the `MessagingStorage` protocol; knows no engine.

@@ -58,8 +58,22 @@ enum EngineMessagingLayout {
     /// A UUID from 16 bytes.
     static func uuid(_ bytes: some Collection<UInt8>) -> UUID? {
         guard bytes.count == 16 else { return nil }
-        let b = Array(bytes)
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        if let uuid = bytes.withContiguousStorageIfAvailable({ uuid(UnsafeRawBufferPointer($0), at: 0) }) { return uuid }
+        return Array(bytes).withUnsafeBytes { uuid($0, at: 0) }
+    }
+
+    /// The UUID in the 16 bytes of `raw` at `offset`. REQUIRES: `offset + 16 <= raw.count`.
+    @inline(__always)
+    static func uuid(_ raw: UnsafeRawBufferPointer, at offset: Int) -> UUID {
+        precondition(offset >= 0 && offset + 16 <= raw.count)
+        return UUID(uuid: raw.loadUnaligned(fromByteOffset: offset, as: uuid_t.self))
+    }
+
+    /// The big-endian Int64 of `raw` at `offset`. REQUIRES: `offset + 8 <= raw.count`.
+    @inline(__always)
+    static func int64(bigEndian raw: UnsafeRawBufferPointer, at offset: Int) -> Int64 {
+        precondition(offset >= 0 && offset + 8 <= raw.count)
+        return Int64(bitPattern: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
     }
 
     static func bigEndian(_ value: Int64) -> [UInt8] {

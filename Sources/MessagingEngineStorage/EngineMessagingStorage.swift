@@ -325,6 +325,9 @@ public final class EngineMessagingStorage: MessagingStorage {
     /// The store's counters (log syncs and bytes), for tests and benchmarks.
     public var storeStatistics: StoreStatistics { store.statistics }
 
+    /// The options the store was opened with (cache and memtable budgets).
+    public var storeOptions: StoreOptions { store.options }
+
     /// Enqueues raw bytes as a fan-out record, bypassing validation: tests use
     /// it to poison the queue.
     func enqueueRawFanOutRecord(_ payload: [UInt8]) async throws {
@@ -336,28 +339,49 @@ public final class EngineMessagingStorage: MessagingStorage {
     public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
         precondition(limit > 0)
         let start: ScanStart = after.map { .at(Layout.bigEndian($0.microsecondsSinceEpoch + 1)) } ?? .beginning
-        let rows = try await engine { try store.scan(inbox, partitionKey: Layout.bytes(recipient.uuid), from: start, limit: limit) }
+        // One pass over the page in place: a direct entry becomes a message at once; a group
+        // copy keeps its place and its date, its body is looked up after the scan.
         var messages: [InboxMessage] = []
-        messages.reserveCapacity(rows.count)
-        for row in rows {
-            guard row.sortKey.count == 24, let id = Layout.uuid(row.sortKey[8..<24]), let kind = row.value.first else {
+        var groupCopies: [(index: Int, id: UUID)] = []
+        messages.reserveCapacity(min(limit, 64))
+        var malformed = false
+        try await engine {
+            try store.withUnsafeRows(inbox, partitionKey: Layout.bytes(recipient.uuid), from: start, limit: limit) { sortKey, value in
+                guard sortKey.count == 24, let kind = value.first else {
+                    malformed = true
+                    return false
+                }
+                let id = Layout.uuid(sortKey, at: 8)
+                let date = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: sortKey, at: 0))
+                if kind == Layout.directEntry, value.count >= 17 {
+                    messages.append(InboxMessage(
+                        messageID: MessageID(id), sender: UserID(Layout.uuid(value, at: 1)), recipient: recipient,
+                        content: String(decoding: UnsafeRawBufferPointer(rebasing: value[17...]), as: UTF8.self),
+                        date: date, sentAt: date, groupID: nil))
+                } else if kind == Layout.groupEntry {
+                    groupCopies.append((messages.count, id))
+                    // A placeholder, completed from the body below.
+                    messages.append(InboxMessage(messageID: MessageID(id), sender: recipient, recipient: recipient,
+                                                 content: "", date: date, sentAt: date, groupID: nil))
+                } else {
+                    malformed = true
+                    return false
+                }
+                return true
+            }
+        }
+        if malformed { throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.") }
+        // A group copy references the body stored once by the fan-out's first batch.
+        for (index, id) in groupCopies {
+            let body = try await engine { try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }
+            guard let body, body.count >= 40 else {
                 throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.")
             }
-            let date = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: row.sortKey[0..<8]))
-            if kind == Layout.directEntry, row.value.count >= 17, let sender = Layout.uuid(row.value[1..<17]) {
-                messages.append(InboxMessage(
-                    messageID: MessageID(id), sender: UserID(sender), recipient: recipient,
-                    content: String(decoding: row.value[17...], as: UTF8.self), date: date, sentAt: date, groupID: nil))
-            } else if kind == Layout.groupEntry,
-                      let body = try await engine({ try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }),
-                      body.count >= 40, let sender = Layout.uuid(body[0..<16]), let group = Layout.uuid(body[16..<32]) {
-                // A group copy references the body stored once by the fan-out's first batch.
-                messages.append(InboxMessage(
-                    messageID: MessageID(id), sender: UserID(sender), recipient: recipient,
-                    content: String(decoding: body[40...], as: UTF8.self), date: date,
-                    sentAt: MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: body[32..<40])), groupID: GroupID(group)))
-            } else {
-                throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.")
+            body.withUnsafeBytes { raw in
+                messages[index].sender = UserID(Layout.uuid(raw, at: 0))
+                messages[index].groupID = GroupID(Layout.uuid(raw, at: 16))
+                messages[index].sentAt = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: raw, at: 32))
+                messages[index].content = String(decoding: UnsafeRawBufferPointer(rebasing: raw[40...]), as: UTF8.self)
             }
         }
         return messages

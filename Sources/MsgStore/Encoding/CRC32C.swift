@@ -1,7 +1,12 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), the
 /// checksum of every on-disk record and block.
 ///
-/// Software slicing-by-8: about 1–2 GB/s, far above what the disk sustains.
+/// With the CPU's `crc32` instruction (x86-64 SSE4.2, the `CCRC32C` target)
+/// where it exists — about 8 bytes a cycle — else software slicing-by-8
+/// (about 1–2 GB/s). Both give the same values (tested against each other
+/// and against the standard check value).
 /// Stored checksums are *masked* (``mask(_:)``) like LevelDB's, so that a CRC
 /// computed over bytes that themselves contain CRCs stays well distributed.
 enum CRC32C {
@@ -22,8 +27,18 @@ enum CRC32C {
         return tables.flatMap { $0 }
     }()
 
+    /// Whether this CPU computes the CRC in hardware.
+    static let isHardware = msgstore_crc32c_hardware_available() != 0
+
     /// The CRC-32C of `bytes`, continuing from `crc` (pass 0 to start).
+    @inline(__always)
     static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        if isHardware { return msgstore_crc32c_hardware(crc, bytes.baseAddress, bytes.count) }
+        return softwareChecksum(bytes, continuing: crc)
+    }
+
+    /// The CRC-32C of `bytes` in software (slicing-by-8), continuing from `crc`.
+    static func softwareChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var state = ~crc
         CRC32C.table.withUnsafeBufferPointer { table in
             var index = 0

@@ -19,6 +19,8 @@ struct BloomFilter: Sendable {
     /// Number of probes per key. A value outside 1…``maxProbeCount`` (a
     /// future encoding) makes the filter match everything, as LevelDB does.
     let probeCount: Int
+    /// Bytes held in memory.
+    var byteCount: Int { stored.count }
     /// Number of 64-byte lines.
     private let lineCount: Int
 

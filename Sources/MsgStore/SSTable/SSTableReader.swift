@@ -31,6 +31,12 @@ final class SSTableReader: Sendable {
 
     /// Opens the SSTable at `path`, reading and checking its footer, metaindex,
     /// properties, filters, dictionary and index.
+    /// Bytes this open table holds in memory for its whole life: the index
+    /// block, the bloom and prefix filters, the compression dictionary.
+    var residentBytes: Int {
+        index.bytes.count + (bloom?.byteCount ?? 0) + (prefixFilter?.byteCount ?? 0) + (dictionary?.size ?? 0)
+    }
+
     static func open(fileSystem: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> SSTableReader {
         let file = try fileSystem.open(path, mode: .read)
         do {

@@ -28,6 +28,14 @@ public struct StoreOptions: Sendable {
     public var preallocateLog: Bool = true
     /// Most bytes one group commit writes before syncing.
     public var maxGroupCommitBytes: Int = 4 << 20
+    /// How long the log thread may wait for followers before leading a group
+    /// that will `fdatasync`: when the previous synced group carried more
+    /// batches than are queued now (their writers are usually on their way
+    /// back with the next write), it waits up to this long — less as soon as
+    /// as many batches are queued — so that one sync covers them all. 0 leads
+    /// at once. Costs a lone durable writer nothing (it only waits for a
+    /// group larger than one).
+    public var groupCommitWaitMicroseconds: Int = 100
 
     // MARK: Memory
 

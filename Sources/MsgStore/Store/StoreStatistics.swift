@@ -52,6 +52,9 @@ public struct StoreStatistics: Sendable, Equatable {
     public var rowCacheMisses: UInt64 = 0
     /// Bytes held by the row cache.
     public var rowCacheBytes: Int = 0
+    /// Bytes the open SSTables hold in memory outside the block cache: index
+    /// blocks, bloom and prefix filters, compression dictionaries.
+    public var tableMetadataBytes: Int = 0
 
     /// (flush + compaction bytes written) / flush bytes written: how many times
     /// each flushed byte is rewritten by compaction (1 = never).
@@ -86,8 +89,10 @@ extension Engine {
         var counts = Array(repeating: 0, count: levelCount)
         var bytes = Array(repeating: UInt64(0), count: levelCount)
         var perPartition: [[UInt64]] = []
+        var metadataBytes = 0
         for partition in catalog.partitions {
             let version = partition.version
+            for level in version.levels { for file in level { metadataBytes += file.reader.residentBytes } }
             perPartition.append((0..<levelCount).map { version.bytes(level: $0) })
             for level in 0..<levelCount {
                 counts[level] += version.levels[level].count
@@ -106,6 +111,7 @@ extension Engine {
         statistics.rowCacheHits = UInt64(rows.hits)
         statistics.rowCacheMisses = UInt64(rows.misses)
         statistics.rowCacheBytes = rows.bytes
+        statistics.tableMetadataBytes = metadataBytes
         return statistics
     }
 }

@@ -84,6 +84,9 @@ final class CommitPipeline: @unchecked Sendable {
     private var nextSequence: UInt64
     let clock: CommitClock
     private let maxGroupBytes: Int
+    private let followerWaitSeconds: Double
+    /// Batches in the last group that synced (log thread only).
+    private var lastSyncedGroupSize = 0
 
     // The parts the leader calls (see the type's documentation):
     private let log: LogManager
@@ -109,6 +112,7 @@ final class CommitPipeline: @unchecked Sendable {
         self.nextSequence = lastSequence + 1
         self.clock = clock
         self.maxGroupBytes = options.maxGroupCommitBytes
+        self.followerWaitSeconds = Double(max(0, options.groupCommitWaitMicroseconds)) / 1e6
         threadRunning = true
         startThread(name: "msgstore-log") { [self] in logThreadLoop() }
     }
@@ -237,6 +241,8 @@ final class CommitPipeline: @unchecked Sendable {
             }
             let hasWork = queueHead < queue.count
             if !leaderActive && hasWork && queue[queueHead].continuation != nil {
+                waitForFollowers()
+                if leaderActive || queueHead == queue.count { continue }  // an in-place leader took over meanwhile
                 lead()
                 continue
             }
@@ -246,6 +252,22 @@ final class CommitPipeline: @unchecked Sendable {
         threadRunning = false
         lock.broadcast()
         lock.unlock()
+    }
+
+    /// Before the log thread leads a group that will sync: if the previous
+    /// synced group held more batches than are queued now, waits (up to
+    /// `followerWaitSeconds`, less once as many are queued) for the writers
+    /// the last group woke to come back, so that one `fdatasync` serves them
+    /// all. REQUIRES: lock held (released while waiting), log thread.
+    private func waitForFollowers() {
+        guard followerWaitSeconds > 0, lastSyncedGroupSize > queue.count - queueHead,
+              queue[queueHead...].contains(where: { $0.sync }) else { return }
+        let deadline = CommitClock.monotonicMicroseconds() + Int64(followerWaitSeconds * 1e6)
+        while !stopping && !leaderActive && queue.count - queueHead < lastSyncedGroupSize {
+            let remaining = deadline - CommitClock.monotonicMicroseconds()
+            if remaining <= 0 { break }
+            _ = logThreadWakeup.wait(seconds: Double(remaining) / 1e6)
+        }
     }
 
     /// Leads one group. REQUIRES: lock held, no leader active, queue not empty.
@@ -282,6 +304,7 @@ final class CommitPipeline: @unchecked Sendable {
         switch outcome {
         case .committed(let receipts, let laterFailure, let deferred):
             for (request, receipt) in zip(group, receipts) { request.result = .success(receipt) }
+            if group.contains(where: { $0.sync }) { lastSyncedGroupSize = group.count }
             if let laterFailure, failure == nil { failure = Self.readOnly(laterFailure) }
             afterGroupPending = deferred
         case .refused(let error):

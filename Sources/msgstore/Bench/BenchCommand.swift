@@ -50,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        limitMallocArenas()
+        configureMalloc()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning

@@ -16,14 +16,16 @@ import Synchronization
 /// them up front):
 /// - direct: `isBlocked(recipient, sender)`, then `deliverDirectMessage`
 ///   (one atomic write, dated by the commit stamp);
-/// - group: `enqueueGroupMessage` (the body stored once, the id queued), then,
-///   in the same client task, the fan-out the server's worker does —
-///   `receiveGroupMessages`, `members(of:)`, `deliverGroupMessageCopies` in
-///   batches of `FanOutOptions().membersPerBatch`, `acknowledgeGroupMessage` —
-///   except that the sender gets no copy (the workload's rule; the server
-///   copies to the sender too). A send's latency ends when the enqueue
-///   returns (when the server answers `202`); the phase's wall time includes
-///   the fan-out.
+/// - group: `enqueueGroupMessage` (the whole message queued: one durable
+///   write). The copies are written as the server writes them: by a
+///   ``FanOutWorker`` with serve's default options, running beside the
+///   clients (receive, batches of members after the cursor, ack); the sender
+///   gets a copy too (the server's rule; the workload gives none).
+///
+/// `ingest` measures acknowledged sends (a group send ends when it is
+/// queued, when the server answers `202`), while the worker fans out
+/// beside it; `drain` measures the time after the last send until the
+/// queue is empty — every copy readable. Reads start after the drain.
 ///
 /// Inbox dates are commit stamps, not the workload's dates, so a read "after
 /// date D" starts after the stamp the first send dated later than D got.
@@ -36,6 +38,8 @@ final class BenchRunner: Sendable {
     let engineName = "msgstore"
     private let fanOut = FanOutOptions()
     private let tableHeaderPrinted = Atomic<Bool>(false)
+    /// The highest `anonRSSBytes()` seen at a phase end (as the peer harness keeps it).
+    private let peakAnonSample = Mutex<Int>(0)
 
     init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?) {
         self.workload = workload
@@ -65,7 +69,7 @@ final class BenchRunner: Sendable {
         var seconds = elapsed(since: start)
         let config = "sync=\(sync.rawValue) storage=EngineMessagingStorage as msgstore serve opens it "
             + "(wal_segment=\((options.walSegmentBytes ?? 0) >> 20)MiB memtable_budget=\((options.memtableBudgetBytes ?? 0) >> 20)MiB, engine defaults otherwise) "
-            + "fanout=in the sending task, batches of \(fanOut.membersPerBatch), the sender gets a copy (as the server)"
+            + "fanout=FanOutWorker beside the clients as msgstore serve runs it (\(fanOut.consumers) consumers, batches of \(fanOut.membersPerBatch), the sender gets a copy)"
         emit("open", ops: 1, seconds: seconds, throughput: false, fields: [("version", .string("msgstore 0.1")), ("config", .string(config))])
 
         // load_groups: not a peer phase (the peers keep groups in memory); the fan-out reads members from storage.
@@ -101,6 +105,8 @@ final class BenchRunner: Sendable {
         let timed = min(limit ?? workload.sendCount, workload.sendCount)
         reader.setStop(timed)
         let latencies = LatencyRecorder(capacity: max(workload.sendCount, workload.readCount, workload.checkCount))
+        let syncsBefore = SyncCounts(storage)
+        var worker = BenchFanOut(storage: storage, options: fanOut, logger: logger)
         start = DispatchTime.now()
         let timedStorage = storage
         var counters = try await runTasks(threads) { _ in
@@ -108,11 +114,32 @@ final class BenchRunner: Sendable {
         }
         seconds = elapsed(since: start)
         var stats = latencies.stats(count: counters.ops)
+        let syncs = SyncCounts(storage) - syncsBefore
+        let copiesDuringIngest = worker.copiesWritten
         emit("ingest", ops: counters.ops, seconds: seconds, latency: stats, fields: [
-            ("entries", .int(counters.entries)), ("entries_per_s", .double(Double(counters.entries) / seconds)),
+            ("entries", .int(counters.entries + copiesDuringIngest)),
+            ("entries_per_s", .double(Double(counters.entries + copiesDuringIngest) / seconds)),
+            ("direct_entries", .int(counters.entries)), ("group_copies", .int(copiesDuringIngest)),
             ("blocked", .int(counters.blocked)), ("mismatches", .int(counters.mismatches)),
             ("limit", .int(timed)), ("sends_total", .int(workload.sendCount)),
+            ("log_syncs", .int(syncs.logSyncs)), ("commit_groups", .int(syncs.groups)), ("batches", .int(syncs.batches)),
+            ("batches_per_sync", .double(syncs.logSyncs > 0 ? Double(syncs.batches) / Double(syncs.logSyncs) : 0)),
+            ("queue_syncs", .int(syncs.queueSyncs)),
         ])
+        emitMemory(after: "ingest", storage: storage)
+        let ingestSeconds = seconds
+        start = DispatchTime.now()
+        try await worker.drain()
+        seconds = elapsed(since: start)
+        counters.entries += worker.copiesWritten
+        emit("drain", ops: worker.messagesDelivered, seconds: seconds, throughput: false, fields: [
+            ("copies_after_ingest", .int(worker.copiesWritten - copiesDuringIngest)),
+            ("entries", .int(counters.entries)),
+            ("sends_per_s_with_drain", .double(Double(counters.ops) / (ingestSeconds + seconds))),
+            ("entries_per_s_with_drain", .double(Double(counters.entries) / (ingestSeconds + seconds))),
+            ("note", .string("after the last acknowledged send, until the fan-out queue is empty (every copy readable); ops: group messages fanned out in ingest + drain")),
+        ])
+        await worker.stop()
         var totalEntries = counters.entries
         var ingestMismatches = counters.mismatches
         if timed < workload.sendCount {
@@ -124,11 +151,15 @@ final class BenchRunner: Sendable {
                     options: ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: .none), logger: logger)
             }
             reader.setStop(workload.sendCount)
+            worker = BenchFanOut(storage: storage, options: fanOut, logger: logger)
             start = DispatchTime.now()
             let restStorage = storage
-            let rest = try await runTasks(1) { _ in
+            var rest = try await runTasks(1) { _ in
                 try await self.ingest(storage: restStorage, reader: reader, stamps: stamps, latencies: nil)
             }
+            try await worker.drain()
+            await worker.stop()
+            rest.entries += worker.copiesWritten
             seconds = elapsed(since: start)
             emit("ingest_rest", ops: rest.ops, seconds: seconds, fields: [
                 ("entries", .int(rest.entries)), ("entries_per_s", .double(Double(rest.entries) / seconds)),
@@ -176,6 +207,8 @@ final class BenchRunner: Sendable {
             ("found", .int(counters.found)), ("mismatches", .int(counters.mismatches)),
         ])
 
+        emitMemory(after: "checks", storage: loaded)
+
         // size, after a clean close
         start = DispatchTime.now()
         try await loaded.close()
@@ -217,27 +250,10 @@ final class BenchRunner: Sendable {
                 let sentAt = try await storage.enqueueGroupMessage(message, to: GroupID(Self.uuid(record[24..<40])))
                 stamps.set(index, sentAt.microsecondsSinceEpoch)
                 latencies?.record(Float(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1000))
-                counters.entries += try await fanOutOne(storage: storage)
             }
             counters.ops += 1
         }
         return counters
-    }
-
-    /// The server's fan-out of one queued message, through the same storage
-    /// calls as ``FanOutWorker``: receive, batches after the cursor until
-    /// complete, ack. Returns the copies written (every member, the sender
-    /// included, as the server does).
-    private func fanOutOne(storage: any MessagingStorage) async throws -> Int {
-        guard let lease = try await storage.receiveGroupMessage(lease: fanOut.lease, wait: .zero) else { return 0 }
-        var written = 0
-        while true {
-            let batch = try await storage.deliverGroupMessageBatch(lease, maxMembers: fanOut.membersPerBatch)
-            written += batch.copiesWritten
-            if batch.isComplete { break }
-        }
-        try await storage.acknowledgeGroupMessage(lease)
-        return written
     }
 
     private func reads(
@@ -340,6 +356,25 @@ final class BenchRunner: Sendable {
         }
     }
 
+    /// A `memory` line: what the store holds, by part, against the process's RSS.
+    private func emitMemory(after phase: String, storage: any MessagingStorage) {
+        guard let engine = storage as? EngineMessagingStorage else { return }
+        let statistics = engine.storeStatistics
+        let mib = { (bytes: Int) in JSONValue.double(Double(bytes) / 1_048_576) }
+        let parts = statistics.activeMemtableBytes + statistics.immutableMemtableBytes + statistics.blockCacheBytes
+            + statistics.rowCacheBytes + statistics.tableMetadataBytes
+        emit("memory", ops: 1, seconds: 0, throughput: false, fields: [
+            ("after", .string(phase)),
+            ("memtables_mib", mib(statistics.activeMemtableBytes + statistics.immutableMemtableBytes)),
+            ("block_cache_mib", mib(statistics.blockCacheBytes)),
+            ("row_cache_mib", mib(statistics.rowCacheBytes)),
+            ("index_filter_mib", mib(statistics.tableMetadataBytes)),
+            ("store_total_mib", mib(parts)),
+            ("rss_mib", mib(currentRSSBytes())),
+            ("budgets", .string("memtables \(engine.storeOptions.memtableBudgetBytes >> 20) MiB, block cache \(engine.storeOptions.blockCacheBytes >> 20) MiB, row cache \(engine.storeOptions.rowCacheBytes >> 20) MiB")),
+        ])
+    }
+
     private func emit(
         _ phase: String, ops: Int, seconds: Double, throughput: Bool = true,
         latency: LatencyRecorder.Stats? = nil, fields: [(String, JSONValue)] = []
@@ -353,6 +388,12 @@ final class BenchRunner: Sendable {
                            latency.p50, latency.p99, latency.p999, latency.mean, latency.max)
         }
         for (key, value) in fields { line += ",\"\(key)\":\(value.text)" }
+        let anon = anonRSSBytes()
+        let peakAnon = peakAnonSample.withLock { peak in
+            peak = max(peak, anon)
+            return peak
+        }
+        line += ",\"anon_rss_bytes\":\(anon),\"peak_anon_rss_bytes\":\(peakAnon)"
         line += ",\"peak_rss_bytes\":\(peakRSSBytes())}"
         FileHandle.standardOutput.write((line + "\n").data(using: .utf8)!)
         if !tableHeaderPrinted.exchange(true, ordering: .relaxed) {
@@ -365,6 +406,65 @@ final class BenchRunner: Sendable {
         let row = String(format: "%-10@ %-12@ %-8@ %3d %10d %9.2f %11@ %9@ %9@\n", engineName, phase,
                          durable ? "durable" : "buffered", threads, ops, seconds, rate, p50, p99)
         FileHandle.standardError.write(row.data(using: .utf8)!)
+    }
+}
+
+/// The server's fan-out worker, run beside the bench's clients.
+struct BenchFanOut {
+    private let storage: any MessagingStorage
+    private let worker: FanOutWorker
+    private let task: Task<Void, Never>
+
+    init(storage: any MessagingStorage, options: FanOutOptions, logger: Logger) {
+        self.storage = storage
+        let worker = FanOutWorker(storage: storage, options: options, logger: logger)
+        self.worker = worker
+        task = Task { await worker.run() }
+    }
+
+    /// Copies written so far.
+    var copiesWritten: Int { Int(worker.statistics.copiesWritten) }
+
+    /// Group messages fanned out and acknowledged so far.
+    var messagesDelivered: Int { Int(worker.statistics.messagesDelivered) }
+
+    /// Waits until the fan-out queue is empty: every copy written and visible.
+    func drain() async throws {
+        while try await storage.fanOutQueueStatistics().depth > 0 {
+            try await Task.sleep(for: .microseconds(200))
+        }
+    }
+
+    /// Stops the worker and waits for it.
+    func stop() async {
+        worker.stop()
+        await task.value
+    }
+}
+
+/// The store's and the fan-out queue's sync counters at one moment.
+struct SyncCounts {
+    var logSyncs = 0, groups = 0, batches = 0, queueSyncs = 0
+
+    init(_ storage: any MessagingStorage) {
+        guard let engine = storage as? EngineMessagingStorage else { return }
+        let statistics = engine.storeStatistics
+        logSyncs = Int(statistics.logSyncs)
+        groups = Int(statistics.commitGroups)
+        batches = Int(statistics.batches)
+        queueSyncs = Int(engine.fanOutQueueStats.syncs)
+    }
+
+    private init(logSyncs: Int, groups: Int, batches: Int, queueSyncs: Int) {
+        self.logSyncs = logSyncs
+        self.groups = groups
+        self.batches = batches
+        self.queueSyncs = queueSyncs
+    }
+
+    static func - (a: SyncCounts, b: SyncCounts) -> SyncCounts {
+        SyncCounts(logSyncs: a.logSyncs - b.logSyncs, groups: a.groups - b.groups, batches: a.batches - b.batches,
+                   queueSyncs: a.queueSyncs - b.queueSyncs)
     }
 }
 
@@ -429,6 +529,26 @@ final class LatencyRecorder: @unchecked Sendable {
         let mean = buffer.reduce(0.0) { $0 + Double($1) } / Double(n)
         return Stats(p50: rank(0.5), p99: rank(0.99), p999: rank(0.999), mean: mean, max: Double(buffer[n - 1]))
     }
+}
+
+/// The resident set now, in bytes (`/proc/self/statm`; 0 where it is missing).
+func currentRSSBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// Private anonymous memory now (`RssAnon` of `/proc/self/status`): the heap,
+/// not the binary's and shared libraries' code pages, which peak RSS also
+/// counts (about 30 MiB of Swift runtime and Foundation here, 8–20 MiB for
+/// the C/C++ peers). 0 where it is missing.
+func anonRSSBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return (Int(line.dropFirst(8).split(separator: " ").first ?? "") ?? 0) * 1024
+    }
+    return 0
 }
 
 /// `getrusage` peak RSS in bytes.

@@ -45,7 +45,7 @@ struct FanOutBenchCommand: AsyncParsableCommand {
     var keep = false
 
     func run() async throws {
-        limitMallocArenas()
+        configureMalloc()
         guard let syncMode = SyncMode(rawValue: sync) else { throw ValidationError("--sync must be always or none") }
         let sizes = members.split(separator: ",").compactMap { Int($0) }
         let concurrencies = senders.split(separator: ",").compactMap { Int($0) }

@@ -80,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        limitMallocArenas()
+        configureMalloc()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

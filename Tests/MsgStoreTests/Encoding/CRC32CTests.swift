@@ -20,6 +20,27 @@ import Testing
         }
     }
 
+    @Test func softwareMatchesTheStandardCheckValue() {
+        #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.softwareChecksum($0) } == 0xE306_9283)
+    }
+
+    /// The hardware path (when this CPU has it) and the software path agree
+    /// at every length and alignment of a random buffer, and when continued.
+    @Test func hardwareAndSoftwareAgreeAtEveryLengthAndAlignment() {
+        var random = SeededGenerator(seed: testSeed())
+        let bytes = (0..<300).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+        bytes.withUnsafeBytes { raw in
+            for offset in 0..<9 {
+                for length in 0...(raw.count - offset) where length < 40 || length % 17 == 0 {
+                    let slice = UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)])
+                    let software = CRC32C.softwareChecksum(slice, continuing: 0x1234_5678)
+                    #expect(CRC32C.checksum(slice, continuing: 0x1234_5678) == software, "offset \(offset) length \(length)")
+                }
+            }
+        }
+        print("CRC32C in hardware: \(CRC32C.isHardware)")
+    }
+
     @Test func maskRoundTripsAndDiffers() {
         for value: UInt32 in [0, 1, 0xDEAD_BEEF, .max] {
             #expect(CRC32C.unmask(CRC32C.mask(value)) == value)

@@ -26,7 +26,9 @@ import Testing
         try await synced.enqueue(queueBytes("durable"))
         let message = try #require(try await synced.receive().first)
         try await synced.ack(message)  // synced: on the queue's thread
-        #expect(synced.stats.inPlaceJobs == 1)  // only the deliveries record
+        // At most the deliveries record (in place only if the worker was already back
+        // waiting after the enqueue): the enqueue and the synced ack went to the worker.
+        #expect(synced.stats.inPlaceJobs <= 1)
         #expect(synced.stats.syncs >= 2)
         try await synced.close()
     }

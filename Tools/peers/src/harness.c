@@ -55,6 +55,24 @@ static uint64_t peak_rss_bytes(void) {
     return (uint64_t)ru.ru_maxrss * 1024ull;
 }
 
+/* Private anonymous memory now (RssAnon of /proc/self/status): the heap, not
+ * the binary's and shared libraries' code pages that peak RSS also counts.
+ * Sampled at every phase end; the highest sample is peak_anon_rss_bytes. */
+static uint64_t anon_rss_peak_sample;
+static uint64_t anon_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "RssAnon:", 8) == 0) { kb = strtoull(line + 8, NULL, 10); break; }
+    }
+    fclose(f);
+    uint64_t bytes = kb * 1024ull;
+    if (bytes > anon_rss_peak_sample) anon_rss_peak_sample = bytes;
+    return bytes;
+}
+
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) die("out of memory (%zu bytes)", n);
@@ -445,6 +463,8 @@ static void jlat(jbuf_t *j, const lat_t *L) {
 }
 
 static void jend(jbuf_t *j) {
+    uint64_t anon = anon_rss_bytes();
+    jadd(j, ",\"anon_rss_bytes\":%" PRIu64 ",\"peak_anon_rss_bytes\":%" PRIu64, anon, anon_rss_peak_sample);
     jadd(j, ",\"peak_rss_bytes\":%" PRIu64 "}", peak_rss_bytes());
     fprintf(stdout, "%s\n", j->buf);
     fflush(stdout);
