@@ -112,18 +112,18 @@ final class SnapshotIterator {
         target.reserveCapacity(userKey.count + 8)
         InternalKey.append(userKey: userKey, sequence: snapshot, kind: .value, to: &target)
         try target.withUnsafeBytes { try source.seek(toFirstAtOrAfter: $0) }
-        try settle(skipping: nil)
+        try settle(skippingCurrent: false)
     }
 
     /// Positions on the first visible row.
     func seekToFirst() throws {
         try source.seekToFirst()
-        try settle(skipping: nil)
+        try settle(skippingCurrent: false)
     }
 
     /// Moves to the next visible row. REQUIRES: `isValid`.
     func next() throws {
-        try settle(skipping: currentUserKey)
+        try settle(skippingCurrent: true)
     }
 
     /// The current row's user key (valid until the next move).
@@ -131,15 +131,22 @@ final class SnapshotIterator {
     /// The current row's value (valid until the next move).
     var value: UnsafeRawBufferPointer { source.value }
 
-    /// Advances the source to the next visible value whose user key differs from `skipped`.
-    private func settle(skipping skipped: [UInt8]?) throws {
-        var skipKey = skipped
+    /// Advances the source to the next visible value; with `skippingCurrent`,
+    /// past every remaining version of `currentUserKey` first. The per-entry
+    /// loop works on one local reference to the source and compares against
+    /// `currentUserKey` in place (no copy of a key per row).
+    private func settle(skippingCurrent: Bool) throws {
+        let source = self.source
+        var skipping = skippingCurrent
         while source.isValid {
             let key = source.key
             let user = InternalKey.userKey(key)
-            if let skip = skipKey, skip.withUnsafeBytes({ compareBytes(user, $0) }) == 0 {
-                try source.next()
-                continue
+            if skipping {
+                if currentUserKey.withUnsafeBytes({ compareBytes(user, $0) }) == 0 {
+                    try source.next()
+                    continue
+                }
+                skipping = false
             }
             if InternalKey.sequence(key) > snapshot {
                 try source.next()  // newer than the snapshot: invisible
@@ -152,7 +159,7 @@ final class SnapshotIterator {
             currentUserKey.removeAll(keepingCapacity: true)
             currentUserKey.append(contentsOf: user)
             if kind == .deletion {
-                skipKey = currentUserKey
+                skipping = true  // every older version of this key is hidden by the tombstone
                 try source.next()
                 continue
             }

@@ -546,7 +546,7 @@ func currentRSSBytes() -> Int {
 func anonRSSBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
     for line in text.split(separator: "\n") where line.hasPrefix("RssAnon:") {
-        return (Int(line.dropFirst(8).split(separator: " ").first ?? "") ?? 0) * 1024
+        return (Int(line.dropFirst(8).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0) * 1024
     }
     return 0
 }
