@@ -35,7 +35,7 @@ struct MessageRoutes<Context: RequestContext>: Sendable {
                 limit = value
             }
             let page = try await service.inbox(of: recipient, after: after, limit: limit)
-            return try JSONResponse.make(status: .ok, body: InboxPageBody(page))
+            return InboxPageWriter.response(page)
         }
     }
 }
