@@ -13,7 +13,8 @@ struct BenchCommand: AsyncParsableCommand {
             python3 Tools/bench/gen_workload.py --out /tmp/msgbench-wl
             Run the peers on it with Tools/peers/run --workload /tmp/msgbench-wl ...,
             and summarize with python3 Tools/bench/summarize.py *.jsonl.
-            Tools/bench.sh runs the whole comparison (docs/benchmarks.md).
+            Tools/bench.sh (make bench-compare) runs the whole comparison
+            (docs/performance.md).
             The storage is opened exactly as `msgstore serve` opens it (default
             options) and driven through the MessagingStorage protocol.
             The data directory (--db) is created if missing and left in place
@@ -36,6 +37,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Time only the first N sends; the rest load buffered with 1 thread (ingest_rest).")
     var limit: Int?
 
+    @Option(help: "Memory for all memtables together in MiB (as msgstore serve --memtable-budget-mib).")
+    var memtableBudgetMib: Int = ServeCommand.defaultMemtableBudgetMib
+
     enum Durability: String, ExpressibleByArgument, CaseIterable {
         case buffered, durable
     }
@@ -43,6 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if !(1...65_536).contains(memtableBudgetMib) { throw ValidationError("--memtable-budget-mib must be 1...65536") }
         if FileManager.default.fileExists(atPath: db),
            let contents = try? FileManager.default.contentsOfDirectory(atPath: db), !contents.isEmpty {
             throw ValidationError("--db \(db) is not empty; the benchmark starts from an empty folder")
@@ -64,7 +69,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let durable = durability == .durable
         let runner = BenchRunner(workload: loaded, databaseDirectory: db, durable: durable,
-                                 threads: threads ?? (durable ? 8 : 1), limit: limit)
+                                 threads: threads ?? (durable ? 8 : 1), limit: limit, memtableBudgetMib: memtableBudgetMib)
         try await runner.run(logger: Logger(label: "msgstore.bench"))
     }
 }

@@ -35,13 +35,15 @@ final class BenchRunner: Sendable {
     let durable: Bool
     let threads: Int
     let limit: Int?
+    let memtableBudgetMib: Int
     let engineName = "msgstore"
     private let fanOut = FanOutOptions()
     private let tableHeaderPrinted = Atomic<Bool>(false)
     /// The highest `anonRSSBytes()` seen at a phase end (as the peer harness keeps it).
     private let peakAnonSample = Mutex<Int>(0)
 
-    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?) {
+    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, memtableBudgetMib: Int) {
+        self.memtableBudgetMib = memtableBudgetMib
         self.workload = workload
         self.databaseDirectory = databaseDirectory
         self.durable = durable
@@ -64,7 +66,7 @@ final class BenchRunner: Sendable {
 
         // open: exactly as `msgstore serve --data DIR --sync MODE` opens it.
         var start = DispatchTime.now()
-        let options = ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: sync)
+        let options = ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: sync, memtableBudgetMib: memtableBudgetMib)
         var storage = try await makeEngineMessagingStorage(options: options, logger: logger)
         var seconds = elapsed(since: start)
         let config = "sync=\(sync.rawValue) storage=EngineMessagingStorage as msgstore serve opens it "
@@ -148,7 +150,8 @@ final class BenchRunner: Sendable {
             if durable {
                 try await storage.close()
                 storage = try await makeEngineMessagingStorage(
-                    options: ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: .none), logger: logger)
+                    options: ServeCommand.engineStorageOptions(directory: databaseDirectory, sync: .none,
+                                                                  memtableBudgetMib: memtableBudgetMib), logger: logger)
             }
             reader.setStop(workload.sendCount)
             worker = BenchFanOut(storage: storage, options: fanOut, logger: logger)
