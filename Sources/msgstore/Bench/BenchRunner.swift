@@ -173,6 +173,7 @@ final class BenchRunner: Sendable {
             ingestMismatches += rest.mismatches
         }
         let verified = ingestMismatches == 0
+        stamps.takeSuffixMinimum()
         let anchors = reader.anchors()
         let loaded = storage
 
@@ -488,14 +489,26 @@ final class StampTable: @unchecked Sendable {
     /// Each index is written by the one task that sent it, before any read phase reads it.
     func set(_ index: Int, _ stamp: Int64) { stamps[index] = stamp }
 
-    /// The stamp of the first send at or after `index` that wrote something.
-    func firstStamp(atOrAfter index: Int) -> Int64? {
-        var i = index
-        while i < count {
-            if stamps[i] != 0 { return stamps[i] }
-            i += 1
+    /// Replaces each stamp by the smallest stamp of the sends at or after it
+    /// (0 where none wrote anything). Called once, after the ingest: with
+    /// several client tasks a later send can commit before an earlier one,
+    /// so "the stamp of the first send after D" could leave out a later send
+    /// stamped below it.
+    func takeSuffixMinimum() {
+        var smallest: Int64 = 0
+        var i = count - 1
+        while i >= 0 {
+            if stamps[i] != 0 && (smallest == 0 || stamps[i] < smallest) { smallest = stamps[i] }
+            stamps[i] = smallest
+            i -= 1
         }
-        return nil
+    }
+
+    /// After ``takeSuffixMinimum()``: the smallest stamp of the sends at or
+    /// after `index` that wrote something, nil if none did.
+    func firstStamp(atOrAfter index: Int) -> Int64? {
+        guard index < count, stamps[index] != 0 else { return nil }
+        return stamps[index]
     }
 }
 
