@@ -49,6 +49,8 @@ enum EngineMessagingLayout {
 
     static let directEntry: UInt8 = 0
     static let groupEntry: UInt8 = 1
+    /// The value of every group copy (one shared array).
+    static let groupEntryValue: [UInt8] = [groupEntry]
 
     /// The 16 bytes of a UUID.
     static func bytes(_ uuid: UUID) -> [UInt8] {

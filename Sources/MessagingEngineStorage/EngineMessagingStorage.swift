@@ -258,12 +258,15 @@ public final class EngineMessagingStorage: MessagingStorage {
             if isFirst {
                 batch.insert(bodies, bodyKey, value: record.bodyValue())
             }
+            // Every copy's sort key and value are the same bytes (the date is stamped at commit):
+            // built once, shared by every entry of the batch.
+            let copySortKey = [UInt8](repeating: 0, count: 8) + id
+            let copyValue = Layout.groupEntryValue
             for member in page {
                 guard member.count == 16 else {
                     throw FanOutError(.permanent, "A member key of group \(record.groupID) is \(member.count) bytes, not 16.")
                 }
-                batch.insert(inbox, RowKey(partitionKey: member, sortKey: [UInt8](repeating: 0, count: 8) + id),
-                             value: [Layout.groupEntry], stampSortKeyAt: 0)
+                batch.insert(inbox, RowKey(partitionKey: member, sortKey: copySortKey), value: copyValue, stampSortKeyAt: 0)
             }
             if !isLast {
                 batch.put(fanOut, cursorKey, value: page[page.count - 1])
