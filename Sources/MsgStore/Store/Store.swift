@@ -95,7 +95,11 @@ public final class Store: Sendable {
     }
 
     /// Commits `batch` atomically; resumes when it is durable and visible.
-    /// The caller's thread is never blocked: the log's own thread does the I/O.
+    /// Never waits for I/O on the caller's thread: a batch to `fdatasync`, or
+    /// one that finds another group being led, suspends while the log's own
+    /// thread leads; an unsynced batch that finds the pipeline idle leads in
+    /// place (a `pwrite` into the page cache and the memtable inserts,
+    /// microseconds — cheaper than the hop to the log thread and back).
     ///
     /// - Parameters:
     ///   - batch: the operations, applied all or none.
