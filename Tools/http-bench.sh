@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# HTTP load: `msgstore serve` against a bare Hummingbird route, in one run.
+#
+#   Tools/http-bench.sh            (make bench-http)
+#
+# Builds the release msgstore and BareRoute (Benchmarks/BareRoute: the same
+# routes, JSON shapes and statuses on Hummingbird, with no storage), then for
+# each server: starts it on a free port (msgstore on a new temporary data
+# directory), creates users and groups through the API and pre-fills every
+# inbox (Tools/http-load/setup.py), runs wrk with Tools/http-load/load.lua for
+# each scenario and connection count, and stops it with SIGTERM (exit status
+# 0 expected). Scenarios: send (direct messages to random users), read (inbox
+# pages of random users), mix (80% send, 15% read, 5% group messages).
+# Prints a markdown table (req/s, p50, p99, non-2xx, msgstore/bare) and leaves
+# the JSON lines, wrk outputs and server logs in $OUT.
+#
+# Environment (defaults in brackets):
+#   DURATION [10]            seconds per wrk run
+#   CONNECTIONS ["16 64 256"]
+#   SCENARIOS ["send mix read"]
+#   TARGETS ["msgstore bare"]   also msgstore-mem (msgstore serve --storage memory)
+#   SYNC [always]            msgstore serve --sync (always | none)
+#   MSGSTORE_ARGS []         more options for msgstore serve (default has --no-request-log)
+#   N_USERS [1000] N_GROUPS [50] GROUP_SIZE [10]
+#   CONTENT_BYTES [100]      message content length
+#   READ_LIMIT [20]          inbox page size of the reads (limit=)
+#   PREFILL [$READ_LIMIT]    messages sent to every user before the runs (msgstore only)
+#   WRK_THREADS [2]
+#   STATUS_DETAIL [0]        1: count non-2xx by class (4xx, 5xx) in wrk's Lua; costs wrk ~1/3 of its rate
+#   OUT [/tmp/msgstore-http-bench]
+#   PERF [0]                 1: perf record msgstore during `send` at PERF_CONNECTIONS [64]
+#   BUILD [1]                0: use the binaries already built
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-16 64 256}
+SCENARIOS=${SCENARIOS:-send mix read}
+TARGETS=${TARGETS:-msgstore bare}
+SYNC=${SYNC:-always}
+MSGSTORE_ARGS=${MSGSTORE_ARGS:-}
+N_USERS=${N_USERS:-1000}
+N_GROUPS=${N_GROUPS:-50}
+GROUP_SIZE=${GROUP_SIZE:-10}
+CONTENT_BYTES=${CONTENT_BYTES:-100}
+READ_LIMIT=${READ_LIMIT:-20}
+PREFILL=${PREFILL:-$READ_LIMIT}
+WRK_THREADS=${WRK_THREADS:-2}
+STATUS_DETAIL=${STATUS_DETAIL:-0}
+OUT=${OUT:-/tmp/msgstore-http-bench}
+PERF=${PERF:-0}
+PERF_CONNECTIONS=${PERF_CONNECTIONS:-64}
+BUILD=${BUILD:-1}
+
+log() { echo "http-bench: $*" >&2; }
+
+# wrk (Debian's package), installed when missing.
+if ! command -v wrk >/dev/null 2>&1; then
+  log "installing wrk"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null 2>&1 \
+    || { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq wrk >/dev/null; }
+fi
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null 2>&1; then
+  log "PERF=1 needs perf (apt-get install linux-perf)"; exit 1
+fi
+
+if [ "$BUILD" = 1 ]; then
+  Tools/install-deps.sh
+  log "building msgstore (release)"
+  swift build -c release --product msgstore >&2
+  log "building BareRoute (release, Benchmarks/)"
+  (cd Benchmarks && swift build -c release --product BareRoute >&2)
+fi
+msgstore="$(swift build -c release --show-bin-path)/msgstore"
+bare="$(cd Benchmarks && swift build -c release --show-bin-path)/BareRoute"
+[ -x "$msgstore" ] || { log "missing $msgstore (BUILD=1)"; exit 1; }
+[ -x "$bare" ] || { log "missing $bare (BUILD=1)"; exit 1; }
+
+mkdir -p "$OUT"
+results="$OUT/results.jsonl"
+: >"$results"
+work=$(mktemp -d /tmp/msgstore-http-bench.XXXXXX)
+server_pid=""
+
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  local pid=$server_pid status=0
+  server_pid=""
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "server $pid still running 15 s after SIGTERM: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || status=$?
+  return "$status"
+}
+cleanup() { stop_server || true; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME: starts it on a free port; sets server_pid and url.
+start_server() {
+  local name=$1 out="$OUT/$1.stdout" err="$OUT/$1.stderr"
+  case $name in
+    msgstore)
+      # shellcheck disable=SC2086
+      "$msgstore" serve --data "$work/data" --host 127.0.0.1 --port 0 --sync "$SYNC" --no-request-log $MSGSTORE_ARGS \
+        >"$out" 2>"$err" &
+      ;;
+    msgstore-mem)
+      # shellcheck disable=SC2086
+      "$msgstore" serve --storage memory --host 127.0.0.1 --port 0 --no-request-log $MSGSTORE_ARGS >"$out" 2>"$err" &
+      ;;
+    bare)
+      "$bare" --host 127.0.0.1 --port 0 --page-content-bytes "$CONTENT_BYTES" >"$out" 2>"$err" &
+      ;;
+    *) log "unknown target $name (msgstore, msgstore-mem, bare)"; exit 1 ;;
+  esac
+  server_pid=$!
+  local port=""
+  for _ in $(seq 300); do
+    port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9][0-9]*\).*|\1|p' "$out" | head -1)
+    [ -n "$port" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { log "$name exited at start:"; cat "$err" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$port" ] || { log "$name did not start in 30 s"; exit 1; }
+  url="http://127.0.0.1:$port"
+  log "$name listening on $url (pid $server_pid)"
+}
+
+for target in $TARGETS; do
+  rm -rf "$work/data" "$work/ids"
+  mkdir -p "$work/ids"
+  start_server "$target"
+  prefill=$PREFILL
+  [ "$target" = bare ] && prefill=0
+  python3 Tools/http-load/setup.py --url "$url" --out "$work/ids" --users "$N_USERS" --groups "$N_GROUPS" \
+    --members "$GROUP_SIZE" --prefill "$prefill" --content-bytes "$CONTENT_BYTES"
+  for scenario in $SCENARIOS; do
+    for connections in $CONNECTIONS; do
+      threads=$WRK_THREADS
+      [ "$connections" -lt "$threads" ] && threads=$connections
+      wrk_out="$OUT/$target-$scenario-c$connections.txt"
+      perf_pid=""
+      if [ "$PERF" = 1 ] && [ "$target" = msgstore ] && [ "$scenario" = send ] && [ "$connections" = "$PERF_CONNECTIONS" ]; then
+        (sleep 1; exec perf record -F 499 -g -p "$server_pid" -o "$OUT/perf.data" -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) \
+          >"$OUT/perf-record.log" 2>&1 &
+        perf_pid=$!
+      fi
+      log "$target $scenario c=$connections ${DURATION}s"
+      wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "$url" \
+        -- "$scenario" "$work/ids" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" >"$wrk_out"
+      [ -z "$perf_pid" ] || wait "$perf_pid" || log "perf record failed: $(tail -3 "$OUT/perf-record.log")"
+      json=$(sed -n 's/^JSON //p' "$wrk_out")
+      [ -n "$json" ] || { log "no result from wrk:"; cat "$wrk_out" >&2; exit 1; }
+      extra=""
+      if [ "$target" != bare ]; then
+        queue=$(curl -s "$url/admin/queues/fanout" || echo null)
+        extra=",\"fanout_after\":${queue:-null}"
+      fi
+      echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"sync\":\"$([ "$target" = msgstore ] && echo "$SYNC" || echo n/a)\",\"duration\":$DURATION${extra},${json#\{}" \
+        >>"$results"
+      sleep 1
+    done
+  done
+  if ! stop_server; then log "$target did not exit with status 0 on SIGTERM"; exit 1; fi
+  errors=$(grep -ci 'error' "$OUT/$target.stderr" || true)
+  [ "$errors" = 0 ] || log "$target logged $errors lines with 'error' (see $OUT/$target.stderr)"
+done
+
+if [ "$PERF" = 1 ] && [ -f "$OUT/perf.data" ]; then
+  perf_report() {
+    perf report -i "$OUT/perf.data" -g none --stdio "$@" 2>/dev/null | grep '%' | grep -v '^#' \
+      | swift demangle --simplified | sed -E 's/[[:space:]]+$//; s/[[:space:]]+-[[:space:]]+-$//' | cut -c1-200
+  }
+  {
+    echo "== msgstore during send at $PERF_CONNECTIONS connections: CPU by thread"
+    perf_report --no-children --sort comm
+    echo; echo "== self time, top 40"
+    perf_report --no-children --sort dso,symbol | head -40
+    echo; echo "== inclusive time (with callees), top 80"
+    perf_report --children --sort symbol --percent-limit 1 | head -80
+  } >"$OUT/perf-top.txt"
+  log "perf: msgstore's profile during send c=$PERF_CONNECTIONS in $OUT/perf-top.txt ($OUT/perf.data)"
+fi
+
+echo
+echo "HTTP load: $DURATION s a run, wrk -t$WRK_THREADS, $N_USERS users, $N_GROUPS groups x $GROUP_SIZE, content $CONTENT_BYTES B, read limit $READ_LIMIT, msgstore --sync $SYNC ($(nproc) cores)"
+echo
+python3 Tools/http-load/summarize.py "$results"
+echo
+log "JSON lines: $results"
