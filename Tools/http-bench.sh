@@ -28,7 +28,8 @@
 #   WRK_THREADS [2]
 #   STATUS_DETAIL [0]        1: count non-2xx by class (4xx, 5xx) in wrk's Lua; costs wrk ~1/3 of its rate
 #   OUT [/tmp/msgstore-http-bench]
-#   PERF [0]                 1: perf record msgstore during `send` at PERF_CONNECTIONS [64]
+#   PERF [0]                 1: perf record msgstore during PERF_SCENARIOS ["send"] at PERF_CONNECTIONS [64]:
+#                            $OUT/perf-SCENARIO.data and the report $OUT/perf-SCENARIO.txt
 #   BUILD [1]                0: use the binaries already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,7 @@ STATUS_DETAIL=${STATUS_DETAIL:-0}
 OUT=${OUT:-/tmp/msgstore-http-bench}
 PERF=${PERF:-0}
 PERF_CONNECTIONS=${PERF_CONNECTIONS:-64}
+PERF_SCENARIOS=${PERF_SCENARIOS:-send}
 BUILD=${BUILD:-1}
 
 log() { echo "http-bench: $*" >&2; }
@@ -80,6 +82,7 @@ bare="$(cd Benchmarks && swift build -c release --show-bin-path)/BareRoute"
 [ -x "$bare" ] || { log "missing $bare (BUILD=1)"; exit 1; }
 
 mkdir -p "$OUT"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results="$OUT/results.jsonl"
 : >"$results"
 work=$(mktemp -d /tmp/msgstore-http-bench.XXXXXX)
@@ -123,7 +126,7 @@ start_server() {
   server_pid=$!
   local port=""
   for _ in $(seq 300); do
-    port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9][0-9]*\).*|\1|p' "$out" | head -1)
+    port=$(sed -n '/listening on http:/{s|.*listening on http://[^ ]*:\([0-9][0-9]*\).*|\1|p;q;}' "$out")
     [ -n "$port" ] && break
     kill -0 "$server_pid" 2>/dev/null || { log "$name exited at start:"; cat "$err" >&2; exit 1; }
     sleep 0.1
@@ -147,8 +150,9 @@ for target in $TARGETS; do
       [ "$connections" -lt "$threads" ] && threads=$connections
       wrk_out="$OUT/$target-$scenario-c$connections.txt"
       perf_pid=""
-      if [ "$PERF" = 1 ] && [ "$target" = msgstore ] && [ "$scenario" = send ] && [ "$connections" = "$PERF_CONNECTIONS" ]; then
-        (sleep 1; exec perf record -F 499 -g -p "$server_pid" -o "$OUT/perf.data" -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) \
+      if [ "$PERF" = 1 ] && [ "$target" = msgstore ] && [[ " $PERF_SCENARIOS " == *" $scenario "* ]] \
+        && [ "$connections" = "$PERF_CONNECTIONS" ]; then
+        (sleep 1; exec perf record -F 499 -g -p "$server_pid" -o "$OUT/perf-$scenario.data" -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) \
           >"$OUT/perf-record.log" 2>&1 &
         perf_pid=$!
       fi
@@ -173,24 +177,29 @@ for target in $TARGETS; do
   [ "$errors" = 0 ] || log "$target logged $errors lines with 'error' (see $OUT/$target.stderr)"
 done
 
-if [ "$PERF" = 1 ] && [ -f "$OUT/perf.data" ]; then
-  perf_report() {
-    perf report -i "$OUT/perf.data" -g none --stdio "$@" 2>/dev/null | grep '%' | grep -v '^#' \
-      | swift demangle --simplified | sed -E 's/[[:space:]]+$//; s/[[:space:]]+-[[:space:]]+-$//' | cut -c1-200
-  }
-  {
-    echo "== msgstore during send at $PERF_CONNECTIONS connections: CPU by thread"
-    perf_report --no-children --sort comm
-    echo; echo "== self time, top 40"
-    perf_report --no-children --sort dso,symbol | head -40
-    echo; echo "== inclusive time (with callees), top 80"
-    perf_report --children --sort symbol --percent-limit 1 | head -80
-  } >"$OUT/perf-top.txt"
-  log "perf: msgstore's profile during send c=$PERF_CONNECTIONS in $OUT/perf-top.txt ($OUT/perf.data)"
+if [ "$PERF" = 1 ]; then
+  for scenario in $PERF_SCENARIOS; do
+    data="$OUT/perf-$scenario.data"
+    [ -f "$data" ] || continue
+    perf_report() {
+      perf report -i "$data" -g none --stdio "$@" 2>/dev/null | grep '%' | grep -v '^#' \
+        | swift demangle --simplified | sed -E 's/[[:space:]]+$//; s/[[:space:]]+-[[:space:]]+-$//' | cut -c1-200
+    }
+    {
+      echo "== msgstore during $scenario at $PERF_CONNECTIONS connections: CPU by thread"
+      perf_report --no-children --sort comm
+      echo; echo "== self time, top 40"
+      perf_report --no-children --sort dso,symbol | head -40 || true
+      echo; echo "== inclusive time (with callees), top 80"
+      perf_report --children --sort symbol --percent-limit 1 | head -80 || true
+    } >"$OUT/perf-$scenario.txt"
+    log "perf: msgstore's profile during $scenario c=$PERF_CONNECTIONS in $OUT/perf-$scenario.txt ($data)"
+  done
 fi
 
 echo
-echo "HTTP load: $DURATION s a run, wrk -t$WRK_THREADS, $N_USERS users, $N_GROUPS groups x $GROUP_SIZE, content $CONTENT_BYTES B, read limit $READ_LIMIT, msgstore --sync $SYNC ($(nproc) cores)"
+echo "HTTP load: $DURATION s a run, wrk -t$WRK_THREADS, $N_USERS users, $N_GROUPS groups x $GROUP_SIZE, content $CONTENT_BYTES B, read limit $READ_LIMIT, msgstore --sync $SYNC"
+echo "machine: $(nproc) cores, load average before the runs $load_before, after $(cut -d' ' -f1-3 /proc/loadavg) (server and wrk share the cores)"
 echo
 python3 Tools/http-load/summarize.py "$results"
 echo
