@@ -4,12 +4,14 @@
 #   Tools/http-bench.sh            (make bench-http)
 #
 # Builds the release msgstore and BareRoute (Benchmarks/BareRoute: the same
-# routes, JSON shapes and statuses on Hummingbird, with no storage), then for
-# each server: starts it on a free port (msgstore on a new temporary data
-# directory), creates users and groups through the API and pre-fills every
-# inbox (Tools/http-load/setup.py), runs wrk with Tools/http-load/load.lua for
-# each scenario and connection count, and stops it with SIGTERM (exit status
-# 0 expected). Scenarios: send (direct messages to random users), read (inbox
+# routes, JSON shapes and statuses on Hummingbird, with no storage), starts
+# each server on a free port (msgstore on a new temporary data directory),
+# creates users and groups through each one's API and pre-fills msgstore's
+# inboxes (Tools/http-load/setup.py), then runs wrk with
+# Tools/http-load/load.lua for each scenario and connection count against
+# each server in turn (after waiting for the servers to be idle), so that a
+# row's figures share the machine's conditions, and stops the servers with
+# SIGTERM (exit status 0 expected). Scenarios: send (direct messages to random users), read (inbox
 # pages of random users), mix (80% send, 15% read, 5% group messages).
 # Prints a markdown table (req/s, p50, p99, non-2xx, msgstore/bare) and leaves
 # the JSON lines, wrk outputs and server logs in $OUT.
@@ -86,26 +88,30 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results="$OUT/results.jsonl"
 : >"$results"
 work=$(mktemp -d /tmp/msgstore-http-bench.XXXXXX)
-server_pid=""
+declare -A pids urls
 
+# stop_server NAME: SIGTERM, up to 15 s, then SIGKILL; returns the exit status.
 stop_server() {
-  [ -n "$server_pid" ] || return 0
-  local pid=$server_pid status=0
-  server_pid=""
+  local pid=${pids[$1]:-} status=0
+  [ -n "$pid" ] || return 0
+  unset "pids[$1]"
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
-    log "server $pid still running 15 s after SIGTERM: SIGKILL"
+    log "$1 (pid $pid) still running 15 s after SIGTERM: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || status=$?
   return "$status"
 }
-cleanup() { stop_server || true; rm -rf "$work"; }
+cleanup() {
+  for name in "${!pids[@]}"; do stop_server "$name" || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server NAME: starts it on a free port; sets server_pid and url.
+# start_server NAME: starts it on a free port; sets pids[NAME] and urls[NAME].
 start_server() {
   local name=$1 out="$OUT/$1.stdout" err="$OUT/$1.stderr"
   case $name in
@@ -123,42 +129,71 @@ start_server() {
       ;;
     *) log "unknown target $name (msgstore, msgstore-mem, bare)"; exit 1 ;;
   esac
-  server_pid=$!
-  local port=""
+  local pid=$! port=""
+  pids[$name]=$pid
   for _ in $(seq 300); do
     port=$(sed -n '/listening on http:/{s|.*listening on http://[^ ]*:\([0-9][0-9]*\).*|\1|p;q;}' "$out")
     [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { log "$name exited at start:"; cat "$err" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { log "$name exited at start:"; cat "$err" >&2; exit 1; }
     sleep 0.1
   done
   [ -n "$port" ] || { log "$name did not start in 30 s"; exit 1; }
-  url="http://127.0.0.1:$port"
-  log "$name listening on $url (pid $server_pid)"
+  urls[$name]="http://127.0.0.1:$port"
+  log "$name listening on ${urls[$name]} (pid $pid)"
 }
 
+# CPU time (clock ticks) the servers have used so far.
+servers_cpu() {
+  local total=0 pid
+  for pid in "${pids[@]}"; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# Waits (at most 20 s) until the servers are idle: under 5% of a core for
+# half a second, so that a server's background work (flushes, compaction,
+# fan-out) left from its last run does not land in the next server's run.
+wait_idle() {
+  local ticks before after
+  ticks=$(getconf CLK_TCK)
+  for _ in $(seq 40); do
+    before=$(servers_cpu); sleep 0.5; after=$(servers_cpu)
+    [ $(((after - before) * 100)) -le $((ticks * 5 / 2)) ] && return 0
+  done
+  log "servers still busy after 20 s; going on"
+}
+
+for target in $TARGETS; do start_server "$target"; done
 for target in $TARGETS; do
-  rm -rf "$work/data" "$work/ids"
-  mkdir -p "$work/ids"
-  start_server "$target"
+  mkdir -p "$work/ids-$target"
   prefill=$PREFILL
   [ "$target" = bare ] && prefill=0
-  python3 Tools/http-load/setup.py --url "$url" --out "$work/ids" --users "$N_USERS" --groups "$N_GROUPS" \
-    --members "$GROUP_SIZE" --prefill "$prefill" --content-bytes "$CONTENT_BYTES"
-  for scenario in $SCENARIOS; do
-    for connections in $CONNECTIONS; do
-      threads=$WRK_THREADS
-      [ "$connections" -lt "$threads" ] && threads=$connections
+  python3 Tools/http-load/setup.py --url "${urls[$target]}" --out "$work/ids-$target" --users "$N_USERS" \
+    --groups "$N_GROUPS" --members "$GROUP_SIZE" --prefill "$prefill" --content-bytes "$CONTENT_BYTES"
+done
+
+# Every scenario and connection count runs against each server in turn, so
+# that the servers' figures of a row are taken under the same conditions.
+for scenario in $SCENARIOS; do
+  for connections in $CONNECTIONS; do
+    threads=$WRK_THREADS
+    [ "$connections" -lt "$threads" ] && threads=$connections
+    for target in $TARGETS; do
+      url=${urls[$target]}
+      wait_idle
       wrk_out="$OUT/$target-$scenario-c$connections.txt"
       perf_pid=""
       if [ "$PERF" = 1 ] && [ "$target" = msgstore ] && [[ " $PERF_SCENARIOS " == *" $scenario "* ]] \
         && [ "$connections" = "$PERF_CONNECTIONS" ]; then
-        (sleep 1; exec perf record -F 499 -g -p "$server_pid" -o "$OUT/perf-$scenario.data" -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) \
-          >"$OUT/perf-record.log" 2>&1 &
+        (sleep 1; exec perf record -F 499 -g -p "${pids[$target]}" -o "$OUT/perf-$scenario.data" \
+          -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) >"$OUT/perf-record.log" 2>&1 &
         perf_pid=$!
       fi
       log "$target $scenario c=$connections ${DURATION}s"
       wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "$url" \
-        -- "$scenario" "$work/ids" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" >"$wrk_out"
+        -- "$scenario" "$work/ids-$target" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" \
+        >"$wrk_out"
       [ -z "$perf_pid" ] || wait "$perf_pid" || log "perf record failed: $(tail -3 "$OUT/perf-record.log")"
       json=$(sed -n 's/^JSON //p' "$wrk_out")
       [ -n "$json" ] || { log "no result from wrk:"; cat "$wrk_out" >&2; exit 1; }
@@ -167,12 +202,16 @@ for target in $TARGETS; do
         queue=$(curl -s "$url/admin/queues/fanout" || echo null)
         extra=",\"fanout_after\":${queue:-null}"
       fi
-      echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"sync\":\"$([ "$target" = msgstore ] && echo "$SYNC" || echo n/a)\",\"duration\":$DURATION${extra},${json#\{}" \
+      sync=n/a
+      [ "$target" = msgstore ] && sync=$SYNC
+      echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"sync\":\"$sync\",\"duration\":$DURATION${extra},${json#\{}" \
         >>"$results"
-      sleep 1
     done
   done
-  if ! stop_server; then log "$target did not exit with status 0 on SIGTERM"; exit 1; fi
+done
+
+for target in $TARGETS; do
+  if ! stop_server "$target"; then log "$target did not exit with status 0 on SIGTERM"; exit 1; fi
   errors=$(grep -ci 'error' "$OUT/$target.stderr" || true)
   [ "$errors" = 0 ] || log "$target logged $errors lines with 'error' (see $OUT/$target.stderr)"
 done
