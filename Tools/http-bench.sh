@@ -242,4 +242,5 @@ echo "machine: $(nproc) cores, load average before the runs $load_before, after 
 echo
 python3 Tools/http-load/summarize.py "$results"
 echo
-log "JSON lines: $results"
+echo "JSON lines ($results):"
+cat "$results"

@@ -15,7 +15,9 @@
 //   POST /messages/group/{groupId}             202 {"messageId","date"}   ({"sender","content"})
 //   GET  /messages/{recipient}?date=&limit=    200 {"messages":[limit messages],"nextPageToken"}
 //   GET  /health                               200 {"status":"ok"}
-// No user or group is ever looked up: any well-formed UUID exists.
+// No user or group is ever looked up: any well-formed UUID exists. The
+// Content-Type header is not checked (msgstore's check is part of what the
+// ratio measures).
 import Foundation
 import Hummingbird
 import Logging
