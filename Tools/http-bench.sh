@@ -27,6 +27,8 @@
 #   CONTENT_BYTES [100]      message content length
 #   READ_LIMIT [20]          inbox page size of the reads (limit=)
 #   PREFILL [$READ_LIMIT]    messages sent to every user before the runs (msgstore only)
+#   BARE_PAGE_ENCODING [direct]  BareRoute's inbox pages: direct (bytes into the buffer, as msgstore
+#                            writes them) or encoder (JSONEncoder)
 #   WRK_THREADS [2]
 #   STATUS_DETAIL [0]        1: count non-2xx by class (4xx, 5xx) in wrk's Lua; costs wrk ~1/3 of its rate
 #   OUT [/tmp/msgstore-http-bench]
@@ -49,6 +51,7 @@ GROUP_SIZE=${GROUP_SIZE:-10}
 CONTENT_BYTES=${CONTENT_BYTES:-100}
 READ_LIMIT=${READ_LIMIT:-20}
 PREFILL=${PREFILL:-$READ_LIMIT}
+BARE_PAGE_ENCODING=${BARE_PAGE_ENCODING:-direct}
 WRK_THREADS=${WRK_THREADS:-2}
 STATUS_DETAIL=${STATUS_DETAIL:-0}
 OUT=${OUT:-/tmp/msgstore-http-bench}
@@ -125,7 +128,8 @@ start_server() {
       "$msgstore" serve --storage memory --host 127.0.0.1 --port 0 --no-request-log $MSGSTORE_ARGS >"$out" 2>"$err" &
       ;;
     bare)
-      "$bare" --host 127.0.0.1 --port 0 --page-content-bytes "$CONTENT_BYTES" >"$out" 2>"$err" &
+      "$bare" --host 127.0.0.1 --port 0 --page-content-bytes "$CONTENT_BYTES" --page-encoding "$BARE_PAGE_ENCODING" \
+        >"$out" 2>"$err" &
       ;;
     *) log "unknown target $name (msgstore, msgstore-mem, bare)"; exit 1 ;;
   esac

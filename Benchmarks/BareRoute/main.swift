@@ -6,7 +6,7 @@
 // latency next to the ceiling of Hummingbird + Foundation JSON on this machine.
 //
 //   swift build -c release --product BareRoute     (in Benchmarks/)
-//   .build/release/BareRoute --host 127.0.0.1 --port 0 [--page-content-bytes 100]
+//   .build/release/BareRoute --host 127.0.0.1 --port 0 [--page-content-bytes 100] [--page-encoding direct]
 //
 // Routes (docs/api.md for the real ones):
 //   POST /users, POST /groups                  201 {"userId"} / {"groupId"}, a fresh UUID
@@ -14,6 +14,8 @@
 //   POST /messages/user/{recipient}            201 {"messageId","date"}   ({"sender","content"})
 //   POST /messages/group/{groupId}             202 {"messageId","date"}   ({"sender","content"})
 //   GET  /messages/{recipient}?date=&limit=    200 {"messages":[limit messages],"nextPageToken"}
+//        written straight into the response buffer, as msgstore does (--page-encoding
+//        direct, the default), or through JSONEncoder (--page-encoding encoder)
 //   GET  /health                               200 {"status":"ok"}
 // No user or group is ever looked up: any well-formed UUID exists. The
 // Content-Type header is not checked (msgstore's check is part of what the
@@ -31,6 +33,8 @@ struct Options {
     var port = 8080
     /// The length of each message content in an inbox page.
     var pageContentBytes = 100
+    /// How inbox pages become JSON: `direct` (bytes into the response buffer) or `encoder` (JSONEncoder).
+    var pageEncoding = "direct"
 
     static func parse(_ arguments: [String]) -> Options {
         var options = Options()
@@ -49,8 +53,12 @@ struct Options {
             case "--page-content-bytes":
                 guard let bytes = Int(value("--page-content-bytes")), bytes >= 1 else { fail("--page-content-bytes must be >= 1") }
                 options.pageContentBytes = bytes
+            case "--page-encoding":
+                options.pageEncoding = value("--page-encoding")
+                guard ["direct", "encoder"].contains(options.pageEncoding) else { fail("--page-encoding must be direct or encoder") }
             case "-h", "--help":
-                print("usage: BareRoute [--host 127.0.0.1] [--port 8080 (0: any free port)] [--page-content-bytes 100]")
+                print("usage: BareRoute [--host 127.0.0.1] [--port 8080 (0: any free port)] [--page-content-bytes 100] "
+                    + "[--page-encoding direct|encoder]")
                 exit(0)
             default: fail("unknown argument \(arguments[index])")
             }
@@ -197,6 +205,63 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// An inbox page's JSON written byte by byte into a `ByteBuffer`, in
+/// `InboxPageBody`'s shape (keys in declaration order, no `groupId` key on
+/// direct messages, the token key only when there is one).
+enum PageWriter {
+    static func response(_ messages: [InboxMessage], nextPageToken: MessageDate?) -> Response {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64 + messages.reduce(0) { $0 + 260 + $1.content.utf8.count })
+        buffer.writeStaticString(#"{"messages":["#)
+        for (index, message) in messages.enumerated() {
+            if index > 0 { buffer.writeStaticString(",") }
+            buffer.writeStaticString(#"{"messageId":""#)
+            buffer.writeString(message.messageID.description)
+            buffer.writeStaticString(#"","sender":""#)
+            buffer.writeString(message.sender.description)
+            buffer.writeStaticString(#"","recipient":""#)
+            buffer.writeString(message.recipient.description)
+            buffer.writeStaticString(#"","content":"#)
+            writeString(message.content, into: &buffer)
+            buffer.writeStaticString(#","date":""#)
+            buffer.writeString(message.date.iso8601String)
+            buffer.writeStaticString(#"","sentAt":""#)
+            buffer.writeString(message.sentAt.iso8601String)
+            if let group = message.groupID {
+                buffer.writeStaticString(#"","groupId":""#)
+                buffer.writeString(group.description)
+            }
+            buffer.writeStaticString(#""}"#)
+        }
+        buffer.writeStaticString("]")
+        if let nextPageToken {
+            buffer.writeStaticString(#","nextPageToken":""#)
+            buffer.writeString(nextPageToken.iso8601String)
+            buffer.writeStaticString("\"")
+        }
+        buffer.writeStaticString("}")
+        return Response(status: .ok, headers: [.contentType: JSON.contentType], body: ResponseBody(byteBuffer: buffer))
+    }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    static func writeString(_ text: String, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("\"")
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeStaticString(#"\""#)
+            case UInt8(ascii: "\\"): buffer.writeStaticString(#"\\"#)
+            case 0x0A: buffer.writeStaticString(#"\n"#)
+            case 0x0D: buffer.writeStaticString(#"\r"#)
+            case 0x09: buffer.writeStaticString(#"\t"#)
+            case 0x00..<0x20: buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeStaticString("\"")
+    }
+}
+
 // MARK: The routes
 
 /// `limit` messages for any inbox, made once; each request maps them to the
@@ -223,6 +288,7 @@ func makeRouter(options: Options) -> Router<BasicRequestContext> {
     let router = Router()
     router.add(middleware: ErrorMiddleware())
     let template = PageTemplate(count: 1000, contentBytes: options.pageContentBytes)
+    let direct = options.pageEncoding == "direct"
 
     router.post("/users") { request, _ in
         _ = try await JSON.decodeIfPresent(EmptyRequestBody.self, from: request)
@@ -268,12 +334,14 @@ func makeRouter(options: Options) -> Router<BasicRequestContext> {
             limit = value
         }
         _ = after
-        let messages = template.messages.prefix(limit).map { message -> MessageBody in
+        let messages = template.messages.prefix(limit).map { message -> InboxMessage in
             var message = message
             message.recipient = recipient
-            return MessageBody(message)
+            return message
         }
-        return try JSON.response(.ok, InboxPageBody(messages: messages, nextPageToken: messages.last?.date))
+        if direct { return PageWriter.response(messages, nextPageToken: messages.last?.date) }
+        let bodies = messages.map(MessageBody.init)
+        return try JSON.response(.ok, InboxPageBody(messages: bodies, nextPageToken: bodies.last?.date))
     }
     router.get("/health") { _, _ in
         try JSON.response(.ok, HealthBody(status: "ok"))
