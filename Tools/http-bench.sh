@@ -18,6 +18,7 @@
 #
 # Environment (defaults in brackets):
 #   DURATION [10]            seconds per wrk run
+#   REPEATS [1]              runs of each row per server, alternated; the table gives medians
 #   CONNECTIONS ["16 64 256"]
 #   SCENARIOS ["send mix read"]
 #   TARGETS ["msgstore bare"]   also msgstore-mem (msgstore serve --storage memory)
@@ -40,6 +41,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 DURATION=${DURATION:-10}
+REPEATS=${REPEATS:-1}
 CONNECTIONS=${CONNECTIONS:-16 64 256}
 SCENARIOS=${SCENARIOS:-send mix read}
 TARGETS=${TARGETS:-msgstore bare}
@@ -177,24 +179,27 @@ for target in $TARGETS; do
     --groups "$N_GROUPS" --members "$GROUP_SIZE" --prefill "$prefill" --content-bytes "$CONTENT_BYTES"
 done
 
-# Every scenario and connection count runs against each server in turn, so
-# that the servers' figures of a row are taken under the same conditions.
+# Every scenario and connection count runs against each server in turn
+# (REPEATS times), so that the servers' figures of a row are taken under the
+# same conditions.
 for scenario in $SCENARIOS; do
   for connections in $CONNECTIONS; do
     threads=$WRK_THREADS
     [ "$connections" -lt "$threads" ] && threads=$connections
-    for target in $TARGETS; do
+    # shellcheck disable=SC2086
+    for run in $(for repeat in $(seq "$REPEATS"); do printf "$repeat:%s " $TARGETS; done); do
+      repeat=${run%%:*} target=${run#*:}
       url=${urls[$target]}
       wait_idle
-      wrk_out="$OUT/$target-$scenario-c$connections.txt"
+      wrk_out="$OUT/$target-$scenario-c$connections-$repeat.txt"
       perf_pid=""
       if [ "$PERF" = 1 ] && [ "$target" = msgstore ] && [[ " $PERF_SCENARIOS " == *" $scenario "* ]] \
-        && [ "$connections" = "$PERF_CONNECTIONS" ]; then
+        && [ "$connections" = "$PERF_CONNECTIONS" ] && [ "$repeat" = 1 ]; then
         (sleep 1; exec perf record -F 499 -g -p "${pids[$target]}" -o "$OUT/perf-$scenario.data" \
           -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) >"$OUT/perf-record.log" 2>&1 &
         perf_pid=$!
       fi
-      log "$target $scenario c=$connections ${DURATION}s"
+      log "$target $scenario c=$connections ${DURATION}s (run $repeat/$REPEATS)"
       wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "$url" \
         -- "$scenario" "$work/ids-$target" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" \
         >"$wrk_out"
@@ -208,7 +213,7 @@ for scenario in $SCENARIOS; do
       fi
       sync=n/a
       [ "$target" = msgstore ] && sync=$SYNC
-      echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"sync\":\"$sync\",\"duration\":$DURATION${extra},${json#\{}" \
+      echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"repeat\":$repeat,\"sync\":\"$sync\",\"duration\":$DURATION${extra},${json#\{}" \
         >>"$results"
     done
   done
@@ -241,7 +246,7 @@ if [ "$PERF" = 1 ]; then
 fi
 
 echo
-echo "HTTP load: $DURATION s a run, wrk -t$WRK_THREADS, $N_USERS users, $N_GROUPS groups x $GROUP_SIZE, content $CONTENT_BYTES B, read limit $READ_LIMIT, msgstore --sync $SYNC"
+echo "HTTP load: $DURATION s a run ($REPEATS a row and server), wrk -t$WRK_THREADS, $N_USERS users, $N_GROUPS groups x $GROUP_SIZE, content $CONTENT_BYTES B, read limit $READ_LIMIT, msgstore --sync $SYNC"
 echo "machine: $(nproc) cores, load average before the runs $load_before, after $(cut -d' ' -f1-3 /proc/loadavg) (server and wrk share the cores)"
 echo
 python3 Tools/http-load/summarize.py "$results"

@@ -244,9 +244,16 @@ enum PageWriter {
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    /// A JSON string: quotes, backslashes and control characters escaped, the
+    /// rest as UTF-8. A string with nothing to escape is copied in one write.
     static func writeString(_ text: String, into buffer: inout ByteBuffer) {
+        func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
         buffer.writeStaticString("\"")
+        guard text.utf8.contains(where: needsEscape) else {
+            buffer.writeString(text)
+            buffer.writeStaticString("\"")
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.writeStaticString(#"\""#)
