@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 SERVE_ARGS ?=
 
-.PHONY: deps serve test build release bench bench-compare bench-micro docs clean
+.PHONY: deps serve test build release bench bench-compare bench-micro bench-http docs clean
 
 deps:
 	@Tools/install-deps.sh
@@ -38,6 +38,11 @@ clean:
 # Micro benchmarks of the hot paths (package-benchmark; a package of its own in Benchmarks/).
 bench-micro: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+# HTTP load: msgstore serve against a bare Hummingbird route (Benchmarks/BareRoute), with wrk
+# at 16, 64 and 256 connections; a markdown table. Settings by environment: Tools/http-bench.sh.
+bench-http: deps
+	@Tools/http-bench.sh
 
 # The MsgStore library's documentation (DocC catalog Sources/MsgStore/MsgStore.docc)
 # as a static site in .build/docs; open .build/docs/documentation/msgstore/index.html
