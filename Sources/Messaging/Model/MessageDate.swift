@@ -41,12 +41,28 @@ public struct MessageDate: Hashable, Comparable, Sendable, CustomStringConvertib
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = Self.civil(fromDays: days)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        // Fixed width (27 bytes), written digit by digit.
+        return String(unsafeUninitializedCapacity: 27) { out in
+            var position = 0
+            func put(_ value: Int64, _ width: Int) {
+                var rest = value
+                var index = position + width - 1
+                while index >= position {
+                    out[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                    index -= 1
+                }
+                position += width
+            }
+            func put(_ character: Unicode.Scalar) {
+                out[position] = UInt8(ascii: character)
+                position += 1
+            }
+            put(year, 4); put("-"); put(month, 2); put("-"); put(day, 2); put("T")
+            put(secondOfDay / 3600, 2); put(":"); put(secondOfDay / 60 % 60, 2); put(":"); put(secondOfDay % 60, 2)
+            put("."); put(fraction, 6); put("Z")
+            return position
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
     }
 
     /// Parses an ISO-8601 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.

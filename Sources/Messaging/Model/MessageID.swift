@@ -11,7 +11,7 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a UUID string in either case; nil if it is not a UUID.
     public init?(_ string: String) {
-        guard let uuid = UUID(uuidString: string) else { return nil }
+        guard let uuid = UUIDText.parse(string) else { return nil }
         self.uuid = uuid
     }
 
@@ -19,5 +19,5 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible {
     public static func random() -> MessageID { MessageID(UUID()) }
 
     /// The lowercase UUID string.
-    public var description: String { uuid.uuidString.lowercased() }
+    public var description: String { UUIDText.lowercase(uuid) }
 }

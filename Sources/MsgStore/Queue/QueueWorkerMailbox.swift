@@ -122,6 +122,7 @@ func startQueueThread(_ body: @escaping @Sendable () -> Void) throws {
     var thread = pthread_t()
     let result = pthread_create(&thread, nil, { raw in
         let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        setCurrentThreadName("msgstore-queue")
         box.body()
         return nil
     }, context)

@@ -45,10 +45,30 @@ struct JSONBodyReader: Sendable {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
-    private static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-        return mediaType == "application/json" || mediaType.hasSuffix("+json")
+    /// Whether a `Content-Type` names JSON: `application/json` or any
+    /// `…+json`, in any case, parameters after `;` ignored. Byte by byte:
+    /// Foundation's trimming and lowercasing cost as much as decoding the body.
+    static func isJSON(_ contentType: String) -> Bool {
+        var contentType = contentType
+        return contentType.withUTF8 { utf8 in
+            var end = utf8.firstIndex(of: UInt8(ascii: ";")) ?? utf8.count
+            var start = 0
+            while start < end && (utf8[start] == 0x20 || utf8[start] == 0x09) { start += 1 }
+            while end > start && (utf8[end - 1] == 0x20 || utf8[end - 1] == 0x09) { end -= 1 }
+            let mediaType = UnsafeBufferPointer(rebasing: utf8[start..<end])
+            func endsWith(_ suffix: StaticString) -> Bool {
+                let count = suffix.utf8CodeUnitCount
+                guard mediaType.count >= count else { return false }
+                let tail = mediaType.count - count
+                for index in 0..<count where lowercased(mediaType[tail + index]) != suffix.utf8Start[index] { return false }
+                return true
+            }
+            return (mediaType.count == 16 && endsWith("application/json")) || endsWith("+json")
+        }
+    }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 
     /// A sentence naming what is wrong and where.

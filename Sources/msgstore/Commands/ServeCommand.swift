@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     var sync: String = SyncMode.always.rawValue
 
     @Option(name: .long, help: "Concurrent fan-out consumers of the group message queue.")
-    var fanoutWorkers: Int = 2
+    var fanoutWorkers: Int = FanOutOptions().consumers
 
     @Option(name: .long, help: "Members written per atomic fan-out batch (one durable write each).")
     var fanoutBatch: Int = FanOutOptions().membersPerBatch

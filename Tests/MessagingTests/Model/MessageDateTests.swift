@@ -1,3 +1,4 @@
+import Foundation
 import Messaging
 import Testing
 
@@ -13,6 +14,29 @@ import Testing
         for micros: Int64 in [0, 1, 999_999, 1_719_226_193_159_123, 4_102_444_799_999_999] {
             let date = MessageDate(microsecondsSinceEpoch: micros)
             #expect(MessageDate(iso8601: date.iso8601String) == date)
+        }
+    }
+
+    /// The digit-by-digit formatter against Foundation's calendar on random
+    /// dates across the whole range (years 1…9999), and its round trip.
+    @Test func formatsRandomDatesAsFoundationDoes() {
+        var random = SeededGenerator(seed: testSeed("formatsRandomDatesAsFoundationDoes"))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        for _ in 0..<2_000 {
+            let micros = Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999, using: &random)
+            let date = MessageDate(microsecondsSinceEpoch: micros)
+            let text = date.iso8601String
+            #expect(MessageDate(iso8601: text) == date, "\(micros) → \(text)")
+            let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+            let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second],
+                                                from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            let fraction = micros - seconds * 1_000_000
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", parts.year!, parts.month!, parts.day!,
+                                  parts.hour!, parts.minute!, parts.second!, Int(fraction))
+            if parts.year! >= 1583 {  // Foundation's calendar is Julian before the Gregorian reform; ours is proleptic
+                #expect(text == expected, "\(micros)")
+            }
         }
     }
 
