@@ -152,11 +152,12 @@ public final class DurableQueue: Sendable {
     /// Hands a job to the queue's thread, or — with `inPlace` (a job that
     /// does not `fdatasync`) and the thread idle — processes it on the calling
     /// thread: a `pwrite` into the page cache costs less than waking the
-    /// queue's thread and being woken by it. (Rarely such a job also rolls a
-    /// segment or rewrites the consumer state, a few file operations.)
+    /// queue's thread and being woken by it. A job that could start a
+    /// segment roll or a consumer-state rewrite (they sync) goes to the
+    /// queue's thread.
     /// Returns false if the queue is closed (the job not taken).
     func submit(_ job: QueueJob, inPlace: Bool) -> Bool {
-        if inPlace && mailbox.runInPlaceIfIdle(job, { worker.process($0, queue: self) }) { return true }
+        if inPlace && mailbox.runInPlaceIfIdle(job, { worker.processInPlace($0, queue: self) }) { return true }
         return mailbox.submit(job)
     }
 

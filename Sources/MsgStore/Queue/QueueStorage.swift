@@ -80,6 +80,18 @@ final class QueueStorage {
 
     // MARK: Appending
 
+    /// Whether appending about `bytes` more (records or consumer-state
+    /// deltas) could start file work that syncs — a segment roll, a
+    /// consumer-state rewrite — which a caller processing in place must not
+    /// do on its thread (``QueueWorker/processInPlace(_:queue:)``). Errs on
+    /// the side of yes (an eighth of the limit, at most 64 KiB, of slack).
+    func mayStartFileWork(appending bytes: Int) -> Bool {
+        let segmentSlack = min(64 << 10, options.maxSegmentBytes / 8)
+        let stateSlack = min(64 << 10, options.maxConsumerStateBytes / 8)
+        return writer.length + Int64(bytes + segmentSlack) >= Int64(options.maxSegmentBytes)
+            || consumerWriter.length + Int64(stateSlack) > Int64(options.maxConsumerStateBytes)
+    }
+
     /// Frames records into the active segment (rolling to a new segment when
     /// it is full) and returns their sequences and locations. Call ``commit()`` to write them.
     func append(_ records: [NewRecord]) throws -> [(sequence: UInt64, location: QueueRecordLocation)] {

@@ -48,6 +48,18 @@ final class QueueWorker: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Processes `job` on the calling thread (the mailbox has made it the only
+    /// processor), unless it could start file work that syncs (a segment roll,
+    /// a consumer-state rewrite): then it does nothing and returns false, and
+    /// the job goes to the queue's thread.
+    func processInPlace(_ job: DurableQueue.QueueJob, queue: DurableQueue?) -> Bool {
+        var bytes = 0
+        if case .enqueue(let records, _) = job { bytes = records.reduce(0) { $0 + $1.payload.count + 64 } }
+        if !isFinished && storage.mayStartFileWork(appending: bytes) { return false }
+        process([job], queue: queue)
+        return true
+    }
+
     /// Processes a batch of jobs (the worker's loop, or a caller in place).
     func process(_ jobs: [DurableQueue.QueueJob], queue: DurableQueue?) {
         var enqueues: [([QueueStorage.NewRecord], CheckedContinuation<[UInt64], any Error>)] = []

@@ -77,24 +77,24 @@ final class QueueWorkerMailbox<Job>: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Runs `process([job])` on the calling thread if the worker is idle, no
-    /// job waits and the mailbox is open; returns false (nothing run, the
-    /// job not taken) otherwise.
-    func runInPlaceIfIdle(_ job: Job, _ process: ([Job]) -> Void) -> Bool {
+    /// Runs `process(job)` on the calling thread if the worker is idle, no job
+    /// waits and the mailbox is open; returns false (the job not taken) if
+    /// not, or if `process` declined it (returned false, having done nothing).
+    func runInPlaceIfIdle(_ job: Job, _ process: (Job) -> Bool) -> Bool {
         pthread_mutex_lock(mutex)
         guard !workerBusy, !inPlaceBusy, jobs.isEmpty, !isClosed else {
             pthread_mutex_unlock(mutex)
             return false
         }
         inPlaceBusy = true
-        inPlaceRuns += 1
         pthread_mutex_unlock(mutex)
-        process([job])
+        let processed = process(job)
         pthread_mutex_lock(mutex)
+        if processed { inPlaceRuns += 1 }
         inPlaceBusy = false
         if !jobs.isEmpty || isClosed { pthread_cond_signal(condition) }  // the worker waited for this one
         pthread_mutex_unlock(mutex)
-        return true
+        return processed
     }
 
     /// Blocks until jobs arrive (and no caller is running one in place) and

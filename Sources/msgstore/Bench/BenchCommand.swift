@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Messaging
 
 /// `msgstore bench`: the standard messaging workload, in-process, against the
 /// storage `msgstore serve` uses.
@@ -40,6 +41,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Memory for all memtables together in MiB (as msgstore serve --memtable-budget-mib).")
     var memtableBudgetMib: Int = ServeCommand.defaultMemtableBudgetMib
 
+    @Option(help: "Concurrent fan-out consumers (as msgstore serve --fanout-workers).")
+    var fanoutWorkers: Int = FanOutOptions().consumers
+
     enum Durability: String, ExpressibleByArgument, CaseIterable {
         case buffered, durable
     }
@@ -47,6 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1...256") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if !(1...256).contains(fanoutWorkers) { throw ValidationError("--fanout-workers must be 1...256") }
         if !(1...65_536).contains(memtableBudgetMib) { throw ValidationError("--memtable-budget-mib must be 1...65536") }
         if FileManager.default.fileExists(atPath: db),
            let contents = try? FileManager.default.contentsOfDirectory(atPath: db), !contents.isEmpty {
@@ -69,7 +74,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let durable = durability == .durable
         let runner = BenchRunner(workload: loaded, databaseDirectory: db, durable: durable,
-                                 threads: threads ?? (durable ? 8 : 1), limit: limit, memtableBudgetMib: memtableBudgetMib)
+                                 threads: threads ?? (durable ? 8 : 1), limit: limit, memtableBudgetMib: memtableBudgetMib,
+                                 fanOut: FanOutOptions(consumers: fanoutWorkers))
         try await runner.run(logger: Logger(label: "msgstore.bench"))
     }
 }

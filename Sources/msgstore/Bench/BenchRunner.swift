@@ -37,12 +37,14 @@ final class BenchRunner: Sendable {
     let limit: Int?
     let memtableBudgetMib: Int
     let engineName = "msgstore"
-    private let fanOut = FanOutOptions()
+    private let fanOut: FanOutOptions
     private let tableHeaderPrinted = Atomic<Bool>(false)
     /// The highest `anonRSSBytes()` seen at a phase end (as the peer harness keeps it).
     private let peakAnonSample = Mutex<Int>(0)
 
-    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, memtableBudgetMib: Int) {
+    init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, memtableBudgetMib: Int,
+         fanOut: FanOutOptions) {
+        self.fanOut = fanOut
         self.memtableBudgetMib = memtableBudgetMib
         self.workload = workload
         self.databaseDirectory = databaseDirectory

@@ -33,6 +33,25 @@ import Testing
         try await synced.close()
     }
 
+    /// A job that could start a segment roll (which syncs) is not run in
+    /// place: it goes to the queue's thread.
+    @Test func jobsNearASegmentRollGoToTheQueueThread() async throws {
+        let dir = TestDirectory("inplace-roll"); defer { dir.cleanUp() }
+        var options = smallQueueOptions(maxAttempts: 10, maxSegmentBytes: 4096)
+        options.sync = .none
+        let queue = try DurableQueue.open(directory: dir.queue(), options: options)
+        let payload = [UInt8](repeating: 7, count: 200)
+        for _ in 0..<100 { try await queue.enqueue(payload) }  // about 20 KiB: several rolls
+        let stats = queue.stats
+        #expect(stats.segments >= 4)
+        #expect(stats.inPlaceJobs > 0)
+        #expect(stats.inPlaceJobs < 100)  // those near a roll went to the queue's thread
+        try await queue.close()
+        let reopened = try DurableQueue.open(directory: dir.queue(), options: options)
+        #expect(reopened.stats.depth == 100)
+        try await reopened.close()
+    }
+
     @Test func concurrentProducersAndConsumersSeeEveryMessageOnceWhileJobsAlternateBetweenThreads() async throws {
         let dir = TestDirectory("inplace-concurrent"); defer { dir.cleanUp() }
         var options = smallQueueOptions(maxAttempts: 1_000, maxSegmentBytes: 4096)  // many segment rolls
