@@ -45,6 +45,8 @@ let package = Package(
             name: "BareRoute",
             dependencies: [
                 .product(name: "Messaging", package: "msgstore"),
+                // The server's own page encoders (InboxPageWriter, InboxPageBody): the same work, no storage.
+                .product(name: "MsgStoreServer", package: "msgstore"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

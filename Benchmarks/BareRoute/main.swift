@@ -14,8 +14,9 @@
 //   POST /messages/user/{recipient}            201 {"messageId","date"}   ({"sender","content"})
 //   POST /messages/group/{groupId}             202 {"messageId","date"}   ({"sender","content"})
 //   GET  /messages/{recipient}?date=&limit=    200 {"messages":[limit messages],"nextPageToken"}
-//        written straight into the response buffer, as msgstore does (--page-encoding
-//        direct, the default), or through JSONEncoder (--page-encoding encoder)
+//        written by msgstore's own encoders (MsgStoreServer): InboxPageWriter straight
+//        into the response buffer, as the server does (--page-encoding direct, the
+//        default), or InboxPageBody through JSONEncoder (--page-encoding encoder)
 //   GET  /health                               200 {"status":"ok"}
 // No user or group is ever looked up: any well-formed UUID exists. The
 // Content-Type header is not checked (msgstore's check is part of what the
@@ -24,6 +25,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Messaging
+import MsgStoreServer
 import NIOCore
 
 // MARK: Options
@@ -111,31 +113,6 @@ struct SentMessageBody: Encodable {
     var date: String
 }
 
-struct MessageBody: Encodable {
-    var messageId: String
-    var sender: String
-    var recipient: String
-    var content: String
-    var date: String
-    var sentAt: String
-    var groupId: String?
-
-    init(_ message: InboxMessage) {
-        messageId = message.messageID.description
-        sender = message.sender.description
-        recipient = message.recipient.description
-        content = message.content
-        date = message.date.iso8601String
-        sentAt = message.sentAt.iso8601String
-        groupId = message.groupID?.description
-    }
-}
-
-struct InboxPageBody: Encodable {
-    var messages: [MessageBody]
-    var nextPageToken: String?
-}
-
 // MARK: Request and response helpers
 
 struct BareError: Error {
@@ -202,70 +179,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             return try JSON.response(.contentTooLarge, ErrorBody(error: "payload_too_large", message: "Too large."))
         }
-    }
-}
-
-/// An inbox page's JSON written byte by byte into a `ByteBuffer`, in
-/// `InboxPageBody`'s shape (keys in declaration order, no `groupId` key on
-/// direct messages, the token key only when there is one).
-enum PageWriter {
-    static func response(_ messages: [InboxMessage], nextPageToken: MessageDate?) -> Response {
-        var buffer = ByteBufferAllocator().buffer(capacity: 64 + messages.reduce(0) { $0 + 260 + $1.content.utf8.count })
-        buffer.writeStaticString(#"{"messages":["#)
-        for (index, message) in messages.enumerated() {
-            if index > 0 { buffer.writeStaticString(",") }
-            buffer.writeStaticString(#"{"messageId":""#)
-            buffer.writeString(message.messageID.description)
-            buffer.writeStaticString(#"","sender":""#)
-            buffer.writeString(message.sender.description)
-            buffer.writeStaticString(#"","recipient":""#)
-            buffer.writeString(message.recipient.description)
-            buffer.writeStaticString(#"","content":"#)
-            writeString(message.content, into: &buffer)
-            buffer.writeStaticString(#","date":""#)
-            buffer.writeString(message.date.iso8601String)
-            buffer.writeStaticString(#"","sentAt":""#)
-            buffer.writeString(message.sentAt.iso8601String)
-            if let group = message.groupID {
-                buffer.writeStaticString(#"","groupId":""#)
-                buffer.writeString(group.description)
-            }
-            buffer.writeStaticString(#""}"#)
-        }
-        buffer.writeStaticString("]")
-        if let nextPageToken {
-            buffer.writeStaticString(#","nextPageToken":""#)
-            buffer.writeString(nextPageToken.iso8601String)
-            buffer.writeStaticString("\"")
-        }
-        buffer.writeStaticString("}")
-        return Response(status: .ok, headers: [.contentType: JSON.contentType], body: ResponseBody(byteBuffer: buffer))
-    }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// A JSON string: quotes, backslashes and control characters escaped, the
-    /// rest as UTF-8. A string with nothing to escape is copied in one write.
-    static func writeString(_ text: String, into buffer: inout ByteBuffer) {
-        func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
-        buffer.writeStaticString("\"")
-        guard text.utf8.contains(where: needsEscape) else {
-            buffer.writeString(text)
-            buffer.writeStaticString("\"")
-            return
-        }
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString(#"\""#)
-            case UInt8(ascii: "\\"): buffer.writeStaticString(#"\\"#)
-            case 0x0A: buffer.writeStaticString(#"\n"#)
-            case 0x0D: buffer.writeStaticString(#"\r"#)
-            case 0x09: buffer.writeStaticString(#"\t"#)
-            case 0x00..<0x20: buffer.writeBytes([UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]])
-            default: buffer.writeInteger(byte)
-            }
-        }
-        buffer.writeStaticString("\"")
     }
 }
 
@@ -346,9 +259,9 @@ func makeRouter(options: Options) -> Router<BasicRequestContext> {
             message.recipient = recipient
             return message
         }
-        if direct { return PageWriter.response(messages, nextPageToken: messages.last?.date) }
-        let bodies = messages.map(MessageBody.init)
-        return try JSON.response(.ok, InboxPageBody(messages: bodies, nextPageToken: bodies.last?.date))
+        let page = InboxPage(messages: messages, nextPageToken: messages.last?.date)
+        if direct { return InboxPageWriter.response(page) }
+        return try JSON.response(.ok, InboxPageBody(page))
     }
     router.get("/health") { _, _ in
         try JSON.response(.ok, HealthBody(status: "ok"))

@@ -116,9 +116,7 @@ final class MemTableSet: @unchecked Sendable {
             rotated = true
         }
 
-        let active = counters.activeMemtableBytes.load(ordering: .relaxed)
-        let immutable = counters.immutableMemtableBytes.load(ordering: .relaxed)
-        if active + immutable > memtableBudgetBytes && active > memtableBudgetBytes / 4 {
+        if isOverBudgetForRotation {
             // Over budget: flush the largest active memtable early.
             if let largest = catalog.partitions.max(by: { $0.active.approximateBytes < $1.active.approximateBytes }),
                !largest.active.isEmpty {
@@ -126,9 +124,8 @@ final class MemTableSet: @unchecked Sendable {
                 rotated = true
             }
         }
-        let liveCount = log.liveSegmentCount
-        let oldest = log.oldestLiveSegment
-        if liveCount > maxLiveLogSegments, liveCount > 0 {
+        if pinsTooManyLogSegments {
+            let oldest = log.oldestLiveSegment
             for partition in catalog.partitions where !partition.active.isEmpty && partition.active.firstLogNumber <= oldest {
                 try rotate(partition, logNumber: logNumber)
                 rotated = true
@@ -140,11 +137,20 @@ final class MemTableSet: @unchecked Sendable {
     /// Whether ``rotateWhereDue()`` would rotate something now (it then syncs
     /// the log, which may block). REQUIRES: commit leader, after a group.
     var hasRotationDue: Bool {
-        if !rotationCandidates.isEmpty { return true }
+        !rotationCandidates.isEmpty || isOverBudgetForRotation || pinsTooManyLogSegments
+    }
+
+    /// Active and immutable memtables together past the budget, with enough
+    /// in the active ones that flushing the largest helps.
+    private var isOverBudgetForRotation: Bool {
         let active = counters.activeMemtableBytes.load(ordering: .relaxed)
         let immutable = counters.immutableMemtableBytes.load(ordering: .relaxed)
-        if active + immutable > memtableBudgetBytes && active > memtableBudgetBytes / 4 { return true }
-        return log.liveSegmentCount > maxLiveLogSegments
+        return active + immutable > memtableBudgetBytes && active > memtableBudgetBytes / 4
+    }
+
+    /// More live log segments than ``StoreOptions/maxLiveLogSegments``.
+    private var pinsTooManyLogSegments: Bool {
+        log.liveSegmentCount > maxLiveLogSegments
     }
 
     /// Makes every non-empty active memtable immutable (`settle`, `flush`).

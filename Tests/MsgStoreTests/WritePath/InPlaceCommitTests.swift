@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import MsgStore
 
@@ -37,6 +38,11 @@ import Testing
         do {
             let store = try Store.open(at: dir.path, tables: schema, options: options)
             let table = try store.table("t")
+            // Every log roll runs off any task: on the log thread, never on an in-place leader.
+            let rolls = RollTally()
+            store.engine.testHooks.set(.logRollBeforeCreate) {
+                rolls.record(onATask: withUnsafeCurrentTask { $0 != nil })
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for task in 0..<tasks {
                     group.addTask {
@@ -53,6 +59,9 @@ import Testing
                 }
                 try await group.waitForAll()
             }
+            store.engine.testHooks.set(.logRollBeforeCreate, nil)
+            #expect(rolls.offTask > 0)
+            #expect(rolls.onATask == 0)
             let statistics = store.statistics
             #expect(statistics.inPlaceCommitGroups > 0)
             #expect(statistics.flushes > 0)  // rotations happened (on the log thread after in-place groups)
@@ -68,4 +77,12 @@ import Testing
         }
         try await store.close()
     }
+}
+
+/// Log rolls seen by a test hook, by whether they ran on a Swift task.
+private final class RollTally: Sendable {
+    private let counts = Mutex<(onATask: Int, offTask: Int)>((0, 0))
+    func record(onATask: Bool) { counts.withLock { if onATask { $0.onATask += 1 } else { $0.offTask += 1 } } }
+    var onATask: Int { counts.withLock { $0.onATask } }
+    var offTask: Int { counts.withLock { $0.offTask } }
 }

@@ -8,10 +8,11 @@ import NIOCore
 /// `.withoutEscapingSlashes`): keys in the same order, absent optionals
 /// left out, strings escaped as JSON requires (`"`, `\`, control
 /// characters; other characters as UTF-8). `InboxPageWriterTests` checks it
-/// against `JSONEncoder` on random pages.
-enum InboxPageWriter {
+/// against `JSONEncoder` on random pages. Public for `Benchmarks/BareRoute`,
+/// which writes its pages with it.
+public enum InboxPageWriter {
     /// The page as a `200 OK` JSON response.
-    static func response(_ page: InboxPage, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> Response {
+    public static func response(_ page: InboxPage, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> Response {
         var buffer = allocator.buffer(capacity: 64 + page.messages.reduce(0) { $0 + 260 + $1.content.utf8.count })
         write(page, into: &buffer)
         return Response(status: .ok, headers: [.contentType: JSONResponse.contentType], body: ResponseBody(byteBuffer: buffer))
@@ -67,10 +68,10 @@ enum InboxPageWriter {
                 case 0x0D: buffer.writeStaticString(#"\r"#)
                 case 0x09: buffer.writeStaticString(#"\t"#)
                 default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    let hex: StaticString = "0123456789abcdef"
                     buffer.writeStaticString(#"\u00"#)
-                    buffer.writeInteger(hex[Int(byte >> 4)])
-                    buffer.writeInteger(hex[Int(byte & 0xF)])
+                    buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
+                    buffer.writeInteger(hex.utf8Start[Int(byte & 0xF)])
                 }
                 runStart = index + 1
             }
