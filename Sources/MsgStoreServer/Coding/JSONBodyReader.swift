@@ -8,8 +8,10 @@ import NIOCore
 ///
 /// - A body larger than `maxBodyBytes`: 413.
 /// - A `Content-Type` that is present and not JSON: 415 (absent is accepted).
-/// - Bytes that are not UTF-8, malformed JSON, trailing garbage, a non-object,
-///   a missing, null or wrongly typed field: 400 naming the field.
+/// - Bytes that are not UTF-8, anything that is not one JSON text as RFC 8259
+///   defines it (checked by ``StrictJSONValidator`` before decoding, whatever
+///   the decoder would tolerate), a non-object, a missing, null or wrongly
+///   typed field: 400 naming the offset or the field.
 /// - Unknown fields are ignored.
 struct JSONBodyReader: Sendable {
     /// The largest body accepted, in bytes.
@@ -33,6 +35,11 @@ struct JSONBodyReader: Sendable {
         }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw APIError.badRequest("The request body is not valid UTF-8.")
+        }
+        do {
+            try StrictJSONValidator.validate(bytes)
+        } catch let failure as StrictJSONValidator.Failure {
+            throw APIError.badRequest("The request body is not valid JSON: \(failure.reason) at byte \(failure.offset).")
         }
         do {
             return try JSONDecoder().decode(Body.self, from: Data(bytes))
