@@ -341,7 +341,15 @@ public final class EngineMessagingStorage: MessagingStorage {
 
     public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
         precondition(limit > 0)
-        let start: ScanStart = after.map { .at(Layout.bigEndian($0.microsecondsSinceEpoch + 1)) } ?? .beginning
+        // Keys hold dates as unsigned big-endian microseconds. A cursor before 1970 is before
+        // every date (all are ≥ 0), and nothing is after the largest one.
+        let start: ScanStart
+        switch after?.microsecondsSinceEpoch {
+        case nil: start = .beginning
+        case let micros? where micros < 0: start = .beginning
+        case .max?: return []
+        case let micros?: start = .at(Layout.bigEndian(micros + 1))
+        }
         // One pass over the page in place: a direct entry becomes a message at once; a group
         // copy keeps its place and its date, its body is looked up after the scan.
         var messages: [InboxMessage] = []

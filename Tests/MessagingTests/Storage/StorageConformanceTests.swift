@@ -51,6 +51,41 @@ import Testing
         try await storage.close()
     }
 
+    /// Regression: a cursor before 1970 (a negative microsecond count) read as an
+    /// unsigned key on the engine, which sorts after every date, and gave an empty
+    /// inbox there while the in-memory storage gave everything. Every cursor,
+    /// down to `Int64.min` and up to `Int64.max`, means the same on every storage.
+    @Test(arguments: factories)
+    func cursorsBefore1970AndFarInTheFutureMeanTheSameEverywhere(factory: StorageFactory) async throws {
+        let storage = try await factory.make()
+        let recipient = UserID.random()
+        let sender = UserID.random()
+        try await storage.createUser(recipient)
+        try await storage.createUser(sender)
+        var dates: [MessageDate] = []
+        for index in 0..<3 {
+            dates.append(try await storage.deliverDirectMessage(
+                OutgoingMessage(messageID: .random(), sender: sender, content: "m\(index)"), to: recipient))
+        }
+        let early: [MessageDate] = [
+            MessageDate(microsecondsSinceEpoch: -1), MessageDate(iso8601: "1969-12-31T00:00:00Z")!,
+            MessageDate(iso8601: "0000-01-01T00:00:00Z")!, MessageDate(microsecondsSinceEpoch: .min),
+            MessageDate(microsecondsSinceEpoch: 0),
+        ]
+        for cursor in early {
+            let page = try await storage.readInbox(of: recipient, after: cursor, limit: 10)
+            #expect(page.map(\.date) == dates, "after \(cursor.microsecondsSinceEpoch)")
+        }
+        let late: [MessageDate] = [
+            MessageDate(iso8601: "9999-12-31T23:59:59.999999Z")!, MessageDate(microsecondsSinceEpoch: .max), dates[2],
+        ]
+        for cursor in late {
+            #expect(try await storage.readInbox(of: recipient, after: cursor, limit: 10).isEmpty, "after \(cursor.microsecondsSinceEpoch)")
+        }
+        #expect(try await storage.readInbox(of: recipient, after: dates[0], limit: 10).map(\.date) == Array(dates[1...]))
+        try await storage.close()
+    }
+
     @Test(arguments: factories)
     func datesAreUniqueAndIncreasingUnderConcurrentWriters(factory: StorageFactory) async throws {
         let storage = try await factory.make()
