@@ -130,7 +130,7 @@ public final class EngineMessagingStorage: MessagingStorage {
 
     public func addMember(_ user: UserID, to group: GroupID) async throws {
         let key = RowKey(partitionKey: Layout.bytes(group.uuid), sortKey: Layout.bytes(user.uuid))
-        guard try await !exists(members, key) else { return }  // keep the original join order
+        guard try await !exists(members, key) else { return }  // keep the original join stamp
         var batch = WriteBatch()
         batch.put(members, key, value: [UInt8](repeating: 0, count: 8), stampValueAt: 0)
         _ = try await write(batch)
@@ -142,12 +142,17 @@ public final class EngineMessagingStorage: MessagingStorage {
         _ = try await write(batch)
     }
 
-    public func members(of group: GroupID) async throws -> [UserID] {
-        let rows = try await engine { try store.scan(members, partitionKey: Layout.bytes(group.uuid), limit: .max) }
-        return rows
-            .map { (Layout.int64(bigEndian: $0.value), $0.sortKey) }
-            .sorted { $0.0 < $1.0 }
-            .compactMap { Layout.uuid($0.1).map(UserID.init) }
+    public func members(of group: GroupID, after: UserID?, limit: Int) async throws -> [UserID] {
+        precondition(limit > 0)
+        // The members table's order is the user ids' bytes: one seek and a scan per page.
+        let start: ScanStart = after.map { .after(Layout.bytes($0.uuid)) } ?? .beginning
+        let rows = try await engine { try store.scan(members, partitionKey: Layout.bytes(group.uuid), from: start, limit: limit) }
+        return try rows.map { row in
+            guard let id = Layout.uuid(row.sortKey) else {
+                throw MessagingError(.unavailable, "A stored member of group \(group) is malformed.")
+            }
+            return UserID(id)
+        }
     }
 
     public func isMember(_ user: UserID, of group: GroupID) async throws -> Bool {
@@ -339,7 +344,7 @@ public final class EngineMessagingStorage: MessagingStorage {
 
     // MARK: Inboxes
 
-    public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
+    public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int, maxContentBytes: Int) async throws -> [InboxMessage] {
         precondition(limit > 0)
         // Keys hold dates as unsigned big-endian microseconds. A cursor before 1970 is before
         // every date (all are ≥ 0), and nothing is after the largest one.
@@ -356,6 +361,9 @@ public final class EngineMessagingStorage: MessagingStorage {
         var groupCopies: [(index: Int, id: UUID)] = []
         messages.reserveCapacity(min(limit, 64))
         var malformed = false
+        // Content bytes of the direct entries read so far: the scan stops after the entry
+        // that passes `maxContentBytes` (group copies are counted below, with their bodies).
+        var directBytes = 0
         try await engine {
             try store.withUnsafeRows(inbox, partitionKey: Layout.bytes(recipient.uuid), from: start, limit: limit) { sortKey, value in
                 guard sortKey.count == 24, let kind = value.first else {
@@ -369,6 +377,8 @@ public final class EngineMessagingStorage: MessagingStorage {
                         messageID: MessageID(id), sender: UserID(Layout.uuid(value, at: 1)), recipient: recipient,
                         content: String(decoding: UnsafeRawBufferPointer(rebasing: value[17...]), as: UTF8.self),
                         date: date, sentAt: date, groupID: nil))
+                    directBytes += value.count - 17
+                    if directBytes > maxContentBytes { return false }
                 } else if kind == Layout.groupEntry {
                     groupCopies.append((messages.count, id))
                     // A placeholder, completed from the body below.
@@ -382,17 +392,29 @@ public final class EngineMessagingStorage: MessagingStorage {
             }
         }
         if malformed { throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.") }
-        // A group copy references the body stored once by the fan-out's first batch.
-        for (index, id) in groupCopies {
-            let body = try await engine { try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }
-            guard let body, body.count >= 40 else {
-                throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.")
+        // A group copy references the body stored once by the fan-out's first batch. Bodies
+        // are looked up in inbox order until the content total passes `maxContentBytes`.
+        var contentBytes = 0
+        var nextCopy = 0
+        for index in messages.indices {
+            if nextCopy < groupCopies.count, groupCopies[nextCopy].index == index {
+                let id = groupCopies[nextCopy].id
+                nextCopy += 1
+                let body = try await engine { try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }
+                guard let body, body.count >= 40 else {
+                    throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.")
+                }
+                body.withUnsafeBytes { raw in
+                    messages[index].sender = UserID(Layout.uuid(raw, at: 0))
+                    messages[index].groupID = GroupID(Layout.uuid(raw, at: 16))
+                    messages[index].sentAt = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: raw, at: 32))
+                    messages[index].content = String(decoding: UnsafeRawBufferPointer(rebasing: raw[40...]), as: UTF8.self)
+                }
             }
-            body.withUnsafeBytes { raw in
-                messages[index].sender = UserID(Layout.uuid(raw, at: 0))
-                messages[index].groupID = GroupID(Layout.uuid(raw, at: 16))
-                messages[index].sentAt = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: raw, at: 32))
-                messages[index].content = String(decoding: UnsafeRawBufferPointer(rebasing: raw[40...]), as: UTF8.self)
+            contentBytes += messages[index].content.utf8.count
+            if contentBytes > maxContentBytes {
+                messages.removeSubrange((index + 1)...)
+                break
             }
         }
         return messages

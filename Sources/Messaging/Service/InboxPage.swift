@@ -12,3 +12,18 @@ public struct InboxPage: Hashable, Sendable {
         self.nextPageToken = nextPageToken
     }
 }
+
+/// One page of a group's member list.
+public struct MembersPage: Hashable, Sendable {
+    /// Member ids, ascending.
+    public var members: [UserID]
+    /// The last id of this page when more members follow; pass it back as the
+    /// cursor. Nil on the last page.
+    public var nextPageToken: UserID?
+
+    /// Creates a page.
+    public init(members: [UserID], nextPageToken: UserID?) {
+        self.members = members
+        self.nextPageToken = nextPageToken
+    }
+}

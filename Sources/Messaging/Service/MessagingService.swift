@@ -62,10 +62,23 @@ public struct MessagingService: Sendable {
         try await storage.removeMember(user, from: group)
     }
 
-    /// The members of `group`. - Throws: `.notFound` if it does not exist.
-    public func members(of group: GroupID) async throws -> [UserID] {
+    /// One page of `group`'s members: ids after `after` (from the first when
+    /// nil), ascending, at most `limit` (default ``MessagingLimits/memberPageSizeDefault``).
+    /// `nextPageToken` is set only when more members follow.
+    /// - Throws: `.badRequest` (limit out of range), `.notFound` (group).
+    public func members(of group: GroupID, after: UserID? = nil, limit: Int? = nil) async throws -> MembersPage {
+        let pageSize = limit ?? limits.memberPageSizeDefault
+        guard (1...limits.maxPageSize).contains(pageSize) else {
+            throw MessagingError(.badRequest, "limit must be between 1 and \(limits.maxPageSize).")
+        }
         try await requireGroup(group)
-        return try await storage.members(of: group)
+        var members = try await storage.members(of: group, after: after, limit: pageSize + 1)
+        var nextPageToken: UserID?
+        if members.count > pageSize {
+            members.removeLast(members.count - pageSize)
+            nextPageToken = members.last
+        }
+        return MembersPage(members: members, nextPageToken: nextPageToken)
     }
 
     // MARK: Messages
@@ -103,8 +116,10 @@ public struct MessagingService: Sendable {
     }
 
     /// One page of `recipient`'s inbox: messages dated strictly after `after`,
-    /// ascending, at most `limit` (default ``MessagingLimits/pageSizeDefault``).
-    /// `nextPageToken` is set only when more messages exist after the page.
+    /// ascending, at most `limit` (default ``MessagingLimits/pageSizeDefault``),
+    /// and no more than fit in ``MessagingLimits/maxPageBytes`` of JSON
+    /// (``InboxPageSize``; the first message always does). `nextPageToken` is
+    /// set when more messages exist after the page.
     /// - Throws: `.badRequest` (limit out of range), `.notFound` (recipient).
     public func inbox(of recipient: UserID, after: MessageDate?, limit: Int?) async throws -> InboxPage {
         let pageSize = limit ?? limits.pageSizeDefault
@@ -112,11 +127,22 @@ public struct MessagingService: Sendable {
             throw MessagingError(.badRequest, "limit must be between 1 and \(limits.maxPageSize).")
         }
         try await requireUser(recipient, role: "Recipient")
-        // One extra entry tells whether another page exists.
-        var messages = try await storage.readInbox(of: recipient, after: after, limit: pageSize + 1)
+        // One extra entry tells whether another page exists. The storage stops reading
+        // once the contents alone pass the byte budget: no later message could fit.
+        let budget = limits.maxPageBytes
+        var messages = try await storage.readInbox(of: recipient, after: after, limit: pageSize + 1, maxContentBytes: budget)
+        let readAll = messages.count <= pageSize && messages.reduce(0, { $0 + $1.content.utf8.count }) <= budget
+        var pageBytes = InboxPageSize.pageOverhead
+        var kept = 0
+        for message in messages.prefix(pageSize) {
+            let bytes = InboxPageSize.bytes(of: message) + (kept > 0 ? 1 : 0)
+            if kept > 0 && pageBytes + bytes > budget { break }
+            pageBytes += bytes
+            kept += 1
+        }
         var nextPageToken: MessageDate?
-        if messages.count > pageSize {
-            messages.removeLast(messages.count - pageSize)
+        if kept < messages.count || !readAll {
+            messages.removeLast(messages.count - kept)
             nextPageToken = messages.last?.date
         }
         return InboxPage(messages: messages, nextPageToken: nextPageToken)

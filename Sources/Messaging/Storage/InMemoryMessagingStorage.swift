@@ -150,9 +150,11 @@ public final class InMemoryMessagingStorage: MessagingStorage {
         try withOpenState { _ = $0.groups[group]?.removeValue(forKey: user) }
     }
 
-    public func members(of group: GroupID) async throws -> [UserID] {
-        try withOpenState { state in
-            (state.groups[group] ?? [:]).sorted { $0.value < $1.value }.map(\.key)
+    public func members(of group: GroupID, after: UserID?, limit: Int) async throws -> [UserID] {
+        precondition(limit > 0)
+        return try withOpenState { state in
+            let members = (state.groups[group] ?? [:]).keys.filter { member in after.map { $0 < member } ?? true }.sorted()
+            return Array(members.prefix(limit))
         }
     }
 
@@ -344,7 +346,7 @@ public final class InMemoryMessagingStorage: MessagingStorage {
         }
     }
 
-    public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
+    public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int, maxContentBytes: Int) async throws -> [InboxMessage] {
         precondition(limit > 0)
         return try withOpenState { state in
             guard let inbox = state.inboxes[recipient] else { return [] }
@@ -357,7 +359,15 @@ public final class InMemoryMessagingStorage: MessagingStorage {
                     if inbox[middle].date <= after { low = middle + 1 } else { high = middle }
                 }
             }
-            return inbox[low..<min(inbox.count, low + limit)].map(\.message)
+            var messages: [InboxMessage] = []
+            var contentBytes = 0
+            for entry in inbox[low..<min(inbox.count, low + limit)] {
+                let message = entry.message
+                messages.append(message)
+                contentBytes += message.content.utf8.count
+                if contentBytes > maxContentBytes { break }
+            }
+            return messages
         }
     }
 

@@ -51,9 +51,11 @@ public protocol MessagingStorage: Sendable {
     /// Removes `user` from `group`; idempotent.
     func removeMember(_ user: UserID, from group: GroupID) async throws
 
-    /// The current members of `group`, in the order they were added.
-    /// - Complexity: O(members).
-    func members(of group: GroupID) async throws -> [UserID]
+    /// Up to `limit` current members of `group` whose ids sort strictly after
+    /// `after` (from the first when nil), ascending by id (the byte order of
+    /// the UUIDs, which is also the order of their uppercase text).
+    /// - Complexity: O(log n + limit) for an ordered table.
+    func members(of group: GroupID, after: UserID?, limit: Int) async throws -> [UserID]
 
     /// Whether `user` is currently a member of `group`.
     func isMember(_ user: UserID, of group: GroupID) async throws -> Bool
@@ -125,10 +127,16 @@ public protocol MessagingStorage: Sendable {
     // MARK: Inboxes
 
     /// Up to `limit` entries of `recipient`'s inbox dated strictly after `after`
-    /// (from the start when nil), ascending by date. Only entries whose write is
-    /// complete are returned, and in a prefix-consistent way (see the type's rules).
+    /// (from the start when nil; any date, before 1970 or up to `Int64.max`, is
+    /// valid), ascending by date. Only entries whose write is complete are
+    /// returned, and in a prefix-consistent way (see the type's rules).
+    ///
+    /// The read also stops early, after the first entry at which the running
+    /// total of content bytes (UTF-8) passes `maxContentBytes`: that entry is
+    /// the last one returned. Callers that need fewer bytes than `limit` entries
+    /// could hold (a response byte budget) bound the memory of one read with it.
     /// - Complexity: O(log n + limit) for an ordered index.
-    func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage]
+    func readInbox(of recipient: UserID, after: MessageDate?, limit: Int, maxContentBytes: Int) async throws -> [InboxMessage]
 
     // MARK: Lifecycle
 
@@ -143,4 +151,10 @@ public protocol MessagingStorage: Sendable {
 extension MessagingStorage {
     /// Healthy unless a backend says otherwise.
     public func healthProblem() async -> String? { nil }
+
+    /// Up to `limit` entries of `recipient`'s inbox dated strictly after `after`,
+    /// with no byte bound (see ``readInbox(of:after:limit:maxContentBytes:)``).
+    public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
+        try await readInbox(of: recipient, after: after, limit: limit, maxContentBytes: .max)
+    }
 }

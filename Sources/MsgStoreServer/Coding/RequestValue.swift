@@ -25,6 +25,16 @@ enum RequestValue {
         try groupID(context.parameters.get(name) ?? "", field: name)
     }
 
+    /// The `limit` query parameter: nil when absent; 400 unless an integer
+    /// (the service checks the range).
+    static func limit(_ text: String?, max: Int) throws -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text) else {
+            throw APIError.badRequest("limit must be an integer between 1 and \(max), got '\(text)'.")
+        }
+        return value
+    }
+
     /// An ISO-8601 date from `field`; 400 if it does not parse.
     static func date(_ text: String, field: String) throws -> MessageDate {
         guard let date = MessageDate(iso8601: text) else {

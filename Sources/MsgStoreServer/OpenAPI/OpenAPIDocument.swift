@@ -149,10 +149,28 @@ public enum OpenAPIDocument {
                   $ref: '#/components/responses/Unavailable'
             get:
               operationId: listMembers
-              summary: The members of a group.
+              summary: One page of a group's members, ascending by id.
+              parameters:
+                - name: after
+                  in: query
+                  required: false
+                  description: Only members whose id sorts after this one (the previous page's `nextPageToken`).
+                  schema:
+                    $ref: '#/components/schemas/Id'
+                - name: limit
+                  in: query
+                  required: false
+                  description: Page size.
+                  schema:
+                    type: integer
+                    minimum: 1
+                    maximum: 1000
+                    default: 1000
               responses:
                 '200':
-                  description: The members, in the order they were added.
+                  description: |
+                    A page of member ids in ascending id order. `nextPageToken` is
+                    present only when more members follow; it is the page's last id.
                   content:
                     application/json:
                       schema:
@@ -163,6 +181,8 @@ public enum OpenAPIDocument {
                             type: array
                             items:
                               $ref: '#/components/schemas/Id'
+                          nextPageToken:
+                            $ref: '#/components/schemas/Id'
                 '400':
                   $ref: '#/components/responses/BadRequest'
                 '404':
@@ -278,8 +298,11 @@ public enum OpenAPIDocument {
               responses:
                 '200':
                   description: |
-                    A page. `nextPageToken` is present only when more messages exist
-                    after this page; it is the date of the page's last message.
+                    A page. `nextPageToken` is present when more messages exist after
+                    this page; it is the date of the page's last message. A page
+                    stops early, with a token, before the message that would make the
+                    response larger than the server's page byte budget (4 MiB by
+                    default); it always holds at least one message.
                   content:
                     application/json:
                       schema:

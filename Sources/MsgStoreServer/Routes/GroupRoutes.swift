@@ -20,10 +20,13 @@ struct GroupRoutes<Context: RequestContext>: Sendable {
             try await service.addMember(user, to: group)
             return JSONResponse.noContent()
         }
-        router.get("/groups/:groupId/members") { _, context in
+        router.get("/groups/:groupId/members") { request, context in
             let group = try RequestValue.groupID(parameter: "groupId", in: context)
-            let members = try await service.members(of: group)
-            return try JSONResponse.make(status: .ok, body: MembersBody(members: members.map(\.description)))
+            let query = request.uri.queryParameters
+            let after = try query.get("after").map { try RequestValue.userID(String($0), field: "after") }
+            let limit = try RequestValue.limit(query.get("limit").map { String($0) }, max: service.limits.maxPageSize)
+            let page = try await service.members(of: group, after: after, limit: limit)
+            return try JSONResponse.make(status: .ok, body: MembersBody(page))
         }
         router.delete("/groups/:groupId/members/:userId") { _, context in
             let group = try RequestValue.groupID(parameter: "groupId", in: context)

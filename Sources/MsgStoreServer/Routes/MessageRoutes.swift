@@ -26,14 +26,7 @@ struct MessageRoutes<Context: RequestContext>: Sendable {
             let recipient = try RequestValue.userID(parameter: "recipient", in: context)
             let query = request.uri.queryParameters
             let after = try query.get("date").map { try RequestValue.date(String($0), field: "date") }
-            var limit: Int?
-            if let text = query.get("limit") {
-                guard let value = Int(text) else {
-                    throw APIError.badRequest(
-                        "limit must be an integer between 1 and \(service.limits.maxPageSize), got '\(text)'.")
-                }
-                limit = value
-            }
+            let limit = try RequestValue.limit(query.get("limit").map { String($0) }, max: service.limits.maxPageSize)
             let page = try await service.inbox(of: recipient, after: after, limit: limit)
             return InboxPageWriter.response(page)
         }

@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The largest message content in bytes.")
     var maxContentBytes: Int = 64 * 1024
 
+    @Option(name: .long, help: "The largest inbox page response in bytes of JSON; a page stops early, with a nextPageToken, before passing it.")
+    var maxPageBytes: Int = MessagingLimits().maxPageBytes
+
     @Option(name: .long, help: "Write-ahead log segment size in MiB (engine storage).")
     var walSegmentMib: Int = Self.defaultWalSegmentMib
 
@@ -74,7 +77,11 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535.") }
         guard fanoutWorkers >= 1 else { throw ValidationError("--fanout-workers must be at least 1.") }
         guard (1...100_000).contains(fanoutBatch) else { throw ValidationError("--fanout-batch must be 1...100000.") }
-        guard maxContentBytes >= 1 else { throw ValidationError("--max-content-bytes must be at least 1.") }
+        guard (1...(16 << 20)).contains(maxContentBytes) else { throw ValidationError("--max-content-bytes must be 1...16777216.") }
+        let smallestPage = MessagingLimits.smallestPageBytes(maxContentBytes: maxContentBytes)
+        guard maxPageBytes >= smallestPage else {
+            throw ValidationError("--max-page-bytes must be at least \(smallestPage) (any one message of --max-content-bytes must fit).")
+        }
         guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
         guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
     }
@@ -92,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = MessagingServer(
             storage: messagingStorage,
             options: ServerOptions(
-                host: host, port: port, limits: MessagingLimits(maxContentBytes: maxContentBytes),
+                host: host, port: port, limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes),
                 logsRequests: !noRequestLog),
             fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
             logger: logger)

@@ -41,12 +41,12 @@ import Testing
         #expect(try await !storage.groupExists(group))
         try await storage.createGroup(group)
         #expect(try await storage.groupExists(group))
-        #expect(try await storage.members(of: group).isEmpty)
+        #expect(try await storage.members(of: group, after: nil, limit: 10).isEmpty)
         for user in [bob, alice, bob] { try await storage.addMember(user, to: group) }
-        #expect(try await storage.members(of: group) == [bob, alice])
+        #expect(try await storage.members(of: group, after: nil, limit: 10) == [bob, alice].sorted())
         #expect(try await storage.isMember(alice, of: group))
         for _ in 0..<2 { try await storage.removeMember(bob, from: group) }
-        #expect(try await storage.members(of: group) == [alice])
+        #expect(try await storage.members(of: group, after: nil, limit: 10) == [alice])
         #expect(try await !storage.isMember(bob, of: group))
         try await storage.close()
     }
@@ -134,6 +134,57 @@ import Testing
         let between = MessageDate(microsecondsSinceEpoch: dates[4].microsecondsSinceEpoch - 1)
         #expect(try await storage.readInbox(of: alice, after: between, limit: 1).first?.date == dates[4])
         #expect(try await storage.readInbox(of: UserID.random(), after: nil, limit: 3).isEmpty)
+        try await storage.close()
+    }
+
+    /// Member lists page by user id: `after` is exclusive, `limit` bounds the page.
+    @Test(arguments: factories)
+    func membersPageByID(factory: StorageFactory) async throws {
+        let storage = try await factory.make()
+        let group = GroupID.random()
+        try await storage.createGroup(group)
+        let users = (0..<9).map { _ in UserID.random() }
+        for user in users { try await storage.addMember(user, to: group) }
+        let sorted = users.sorted()
+        #expect(try await storage.members(of: group, after: nil, limit: 100) == sorted)
+        #expect(try await storage.members(of: group, after: nil, limit: 4) == Array(sorted[..<4]))
+        #expect(try await storage.members(of: group, after: sorted[3], limit: 4) == Array(sorted[4..<8]))
+        #expect(try await storage.members(of: group, after: sorted[8], limit: 4).isEmpty)
+        try await storage.removeMember(sorted[5], from: group)
+        #expect(try await storage.members(of: group, after: sorted[3], limit: 2) == [sorted[4], sorted[6]])
+        #expect(try await storage.members(of: GroupID.random(), after: nil, limit: 2).isEmpty)
+        try await storage.close()
+    }
+
+    /// An inbox read stops after the entry at which the content total passes
+    /// `maxContentBytes`, for direct entries and group copies alike.
+    @Test(arguments: factories)
+    func inboxReadsStopAtTheContentBudget(factory: StorageFactory) async throws {
+        let storage = try await factory.make()
+        let recipient = UserID.random()
+        let sender = UserID.random()
+        let group = GroupID.random()
+        try await storage.createUser(recipient)
+        try await storage.createUser(sender)
+        try await storage.createGroup(group)
+        try await storage.addMember(recipient, to: group)
+        // Contents of 100 bytes: direct, direct, a group copy, direct, direct.
+        func content(_ index: Int) -> String { String(repeating: Character(String(index)), count: 100) }
+        for index in 0..<2 {
+            _ = try await storage.deliverDirectMessage(OutgoingMessage(messageID: .random(), sender: sender, content: content(index)), to: recipient)
+        }
+        _ = try await storage.enqueueGroupMessage(OutgoingMessage(messageID: .random(), sender: sender, content: content(2)), to: group)
+        let lease = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
+        _ = try await storage.deliverGroupMessageBatch(lease, maxMembers: 10)
+        try await storage.acknowledgeGroupMessage(lease)
+        for index in 3..<5 {
+            _ = try await storage.deliverDirectMessage(OutgoingMessage(messageID: .random(), sender: sender, content: content(index)), to: recipient)
+        }
+        for (budget, expected) in [(0, 1), (99, 1), (100, 2), (199, 2), (200, 3), (250, 3), (300, 4), (499, 5), (500, 5), (Int.max, 5)] {
+            let page = try await storage.readInbox(of: recipient, after: nil, limit: 10, maxContentBytes: budget)
+            #expect(page.map(\.content) == (0..<expected).map(content), "budget \(budget)")
+        }
+        #expect(try await storage.readInbox(of: recipient, after: nil, limit: 2, maxContentBytes: .max).count == 2)
         try await storage.close()
     }
 

@@ -52,7 +52,9 @@ final class FaultyStorage: MessagingStorage {
     func groupExists(_ group: GroupID) async throws -> Bool { try await base.groupExists(group) }
     func addMember(_ user: UserID, to group: GroupID) async throws { try await base.addMember(user, to: group) }
     func removeMember(_ user: UserID, from group: GroupID) async throws { try await base.removeMember(user, from: group) }
-    func members(of group: GroupID) async throws -> [UserID] { try await base.members(of: group) }
+    func members(of group: GroupID, after: UserID?, limit: Int) async throws -> [UserID] {
+        try await base.members(of: group, after: after, limit: limit)
+    }
     func isMember(_ user: UserID, of group: GroupID) async throws -> Bool { try await base.isMember(user, of: group) }
     func deliverDirectMessage(_ message: OutgoingMessage, to recipient: UserID) async throws -> MessageDate {
         try await base.deliverDirectMessage(message, to: recipient)
@@ -74,8 +76,8 @@ final class FaultyStorage: MessagingStorage {
     }
     func redriveGroupMessages() async throws -> Int { try await base.redriveGroupMessages() }
     func fanOutQueueStatistics() async throws -> FanOutQueueStatistics { try await base.fanOutQueueStatistics() }
-    func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
-        try await base.readInbox(of: recipient, after: after, limit: limit)
+    func readInbox(of recipient: UserID, after: MessageDate?, limit: Int, maxContentBytes: Int) async throws -> [InboxMessage] {
+        try await base.readInbox(of: recipient, after: after, limit: limit, maxContentBytes: maxContentBytes)
     }
     func close() async throws { try await base.close() }
 }

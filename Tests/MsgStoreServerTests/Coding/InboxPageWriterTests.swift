@@ -46,6 +46,10 @@ import Testing
             let written = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? NSDictionary
             let expected = try JSONSerialization.jsonObject(with: try encoder.encode(InboxPageBody(page))) as? NSDictionary
             #expect(written != nil && written == expected, "round \(round): \(String(buffer: buffer))")
+            // The service cuts pages by this count (a token always has room in the overhead).
+            let counted = InboxPageSize.pageOverhead - (token == nil ? 46 : 0)
+                + messages.reduce(0) { $0 + InboxPageSize.bytes(of: $1) } + max(0, messages.count - 1)
+            #expect(buffer.readableBytes == counted, "round \(round)")
         }
     }
 }

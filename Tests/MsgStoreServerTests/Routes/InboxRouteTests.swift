@@ -20,6 +20,37 @@ import Testing
         }
     }
 
+    /// Regression: `limit=1000` of 64 KiB messages full of control characters
+    /// built one response of ~400 MB. A page now stops before the message that
+    /// would pass the byte budget (4 MiB by default; 64 KiB here, with 8 KiB
+    /// contents) and carries a token; paging reaches everything.
+    @Test func pagesStopAtTheResponseByteBudget() async throws {
+        try await TestServer(maxContentBytes: 8 * 1024, maxPageBytes: 64 * 1024).test { api in
+            let alice = try await api.newUser()
+            let bob = try await api.newUser()
+            let heavy = String(repeating: "\u{01}", count: 8 * 1024)  // 6 bytes of JSON each
+            for index in 0..<12 {
+                #expect(try await api.send(from: alice, to: bob, index == 5 ? "light" : heavy).status == .created)
+            }
+            var contents: [String] = []
+            var date: String?
+            var pages = 0
+            repeat {
+                let response = try await api.request(.get, "/messages/\(bob)?limit=1000" + (date.map { "&date=\($0)" } ?? ""))
+                #expect(response.status == .ok)
+                #expect(response.body.count <= 64 * 1024, "page \(pages): \(response.body.count) bytes")
+                let messages = response.json["messages"] as? [[String: Any]] ?? []
+                #expect(!messages.isEmpty)
+                contents += messages.compactMap { $0["content"] as? String }
+                date = response.json["nextPageToken"] as? String
+                #expect(date == nil || date == messages.last?["date"] as? String)
+                pages += 1
+            } while date != nil && pages < 20
+            #expect(pages == 11, "one heavy message per page, the light one beside the fifth")
+            #expect(contents == (0..<12).map { $0 == 5 ? "light" : heavy })
+        }
+    }
+
     @Test func pagingOverHTTP() async throws {
         try await TestServer().test { api in
             let alice = try await api.newUser()

@@ -32,10 +32,10 @@ struct TestResponse {
 struct TestServer {
     let server: MessagingServer
 
-    init(maxContentBytes: Int = 64 * 1024) {
+    init(maxContentBytes: Int = 64 * 1024, maxPageBytes: Int = 4 * 1024 * 1024) {
         server = MessagingServer(
             storage: InMemoryMessagingStorage(),
-            options: ServerOptions(limits: MessagingLimits(maxContentBytes: maxContentBytes), logsRequests: false),
+            options: ServerOptions(limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes), logsRequests: false),
             fanOut: FanOutOptions(consumers: 2),
             logger: Logger(label: "test"))
     }
