@@ -27,14 +27,22 @@ final class ServerProcess: @unchecked Sendable {
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-    /// Starts `msgstore serve --data DIR --port 0 EXTRA...` and waits until it listens.
-    init(dataDirectory: URL, arguments: [String] = []) throws {
+    /// Starts `msgstore serve --data DIR --port 0 EXTRA...` and waits until it listens;
+    /// with `descriptorLimit`, under that `RLIMIT_NOFILE` (soft and hard, set by `ulimit -n`
+    /// in a shell that then `exec`s the server, so the process is the server itself).
+    init(dataDirectory: URL, arguments: [String] = [], descriptorLimit: Int? = nil) throws {
         self.dataDirectory = dataDirectory
         guard FileManager.default.isExecutableFile(atPath: Self.binaryURL.path) else {
             throw ServerProcessError("msgstore binary not found at \(Self.binaryURL.path); run swift build first")
         }
-        process.executableURL = Self.binaryURL
-        process.arguments = ["serve", "--data", dataDirectory.path, "--port", "0", "--no-request-log"] + arguments
+        let serve = ["serve", "--data", dataDirectory.path, "--port", "0", "--no-request-log"] + arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Self.binaryURL.path] + serve
+        } else {
+            process.executableURL = Self.binaryURL
+            process.arguments = serve
+        }
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()

@@ -14,6 +14,7 @@ public enum MessagingRouter {
             router.add(middleware: RequestLogMiddleware<Context>(logger: logger))
         }
         router.add(middleware: ErrorMiddleware<Context>())
+        router.add(middleware: URILengthMiddleware<Context>(maxURIBytes: options.connections.maxURIBytes))
         let bodies = JSONBodyReader(maxBodyBytes: options.maxBodyBytes)
         UserRoutes<Context>(service: service, bodies: bodies).register(on: router)
         GroupRoutes<Context>(service: service, bodies: bodies).register(on: router)

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Messaging
 import ServiceLifecycle
@@ -13,6 +14,8 @@ public struct MessagingServer: Sendable {
     public let worker: FanOutWorker
     /// HTTP options.
     public let options: ServerOptions
+    /// Open connections and those closed at once over the cap.
+    public let connections: ConnectionCounter
     private let logger: Logger
 
     /// Wires storage, service and worker together.
@@ -22,6 +25,7 @@ public struct MessagingServer: Sendable {
         self.worker = worker
         self.service = MessagingService(storage: storage, limits: options.limits)
         self.options = options
+        self.connections = ConnectionCounter(limit: options.connections.maxConnections)
         self.logger = logger
     }
 
@@ -30,10 +34,16 @@ public struct MessagingServer: Sendable {
         MessagingRouter.make(service: service, options: options, logger: logger)
     }
 
-    /// The Hummingbird application (HTTP only; the worker runs beside it in ``run(onServerRunning:)``).
+    /// The Hummingbird application (HTTP only; the worker runs beside it in
+    /// ``run(onServerRunning:)``), serving HTTP/1.1 within ``ServerOptions/connections``.
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(
+        let limits = options.connections
+        let counter = connections
+        return Application(
             router: makeRouter(),
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, limits: limits, counter: counter)
+            },
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "msgstore"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -10,13 +10,19 @@ public struct ServerOptions: Sendable {
     public var limits: MessagingLimits
     /// Whether to log one info line per request.
     public var logsRequests: Bool
+    /// Connection cap, timeouts and request head limits.
+    public var connections: ConnectionLimits
 
     /// Creates options; the defaults are the contract's.
-    public init(host: String = "127.0.0.1", port: Int = 8080, limits: MessagingLimits = MessagingLimits(), logsRequests: Bool = true) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, limits: MessagingLimits = MessagingLimits(), logsRequests: Bool = true,
+        connections: ConnectionLimits = ConnectionLimits()
+    ) {
         self.host = host
         self.port = port
         self.limits = limits
         self.logsRequests = logsRequests
+        self.connections = connections
     }
 
     /// The request body limit: room for the largest content with every byte

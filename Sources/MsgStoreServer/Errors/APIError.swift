@@ -49,6 +49,11 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(status: .contentTooLarge, code: "payload_too_large", message: message)
     }
 
+    /// 414 `uri_too_long`.
+    public static func uriTooLong(_ message: String) -> APIError {
+        APIError(status: .uriTooLong, code: "uri_too_long", message: message)
+    }
+
     /// 415 `unsupported_media_type`.
     public static func unsupportedMediaType(_ message: String) -> APIError {
         APIError(status: .unsupportedMediaType, code: "unsupported_media_type", message: message)

@@ -44,6 +44,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The largest inbox page response in bytes of JSON; a page stops early, with a nextPageToken, before passing it.")
     var maxPageBytes: Int = MessagingLimits().maxPageBytes
 
+    @Option(name: .long, help: "HTTP connections at most; more are closed at once (default: what the descriptor limit leaves after the engine's files, at most 16384).")
+    var maxConnections: Int?
+
+    @Option(name: .long, help: "Seconds a connection may sit idle between requests before it is closed.")
+    var idleTimeoutSeconds: Int = 60
+
+    @Option(name: .long, help: "Seconds a request may take to arrive, head and body, before its connection is closed.")
+    var requestTimeoutSeconds: Int = 30
+
     @Option(name: .long, help: "Write-ahead log segment size in MiB (engine storage).")
     var walSegmentMib: Int = Self.defaultWalSegmentMib
 
@@ -82,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxPageBytes >= smallestPage else {
             throw ValidationError("--max-page-bytes must be at least \(smallestPage) (any one message of --max-content-bytes must fit).")
         }
+        if let maxConnections { guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") } }
+        guard (1...86_400).contains(idleTimeoutSeconds) else { throw ValidationError("--idle-timeout-seconds must be 1...86400.") }
+        guard (1...3_600).contains(requestTimeoutSeconds) else { throw ValidationError("--request-timeout-seconds must be 1...3600.") }
         guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
         guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
     }
@@ -94,13 +106,21 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "msgstore")
+        let descriptors = DescriptorBudget.raiseAndPlan(requestedConnections: maxConnections)
+        logger.info("\(descriptors.description)")
+        if let maxConnections, maxConnections > descriptors.connections {
+            logger.warning("--max-connections \(maxConnections) lowered to \(descriptors.connections): the descriptor limit leaves no more")
+        }
         let syncMode = SyncMode(rawValue: sync) ?? .always
         let (messagingStorage, dataDescription) = try await openStorage(sync: syncMode, logger: logger)
         let server = MessagingServer(
             storage: messagingStorage,
             options: ServerOptions(
                 host: host, port: port, limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes),
-                logsRequests: !noRequestLog),
+                logsRequests: !noRequestLog,
+                connections: ConnectionLimits(
+                    maxConnections: descriptors.connections, idleTimeout: .seconds(idleTimeoutSeconds),
+                    requestReadTimeout: .seconds(requestTimeoutSeconds))),
             fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
             logger: logger)
         let host = self.host

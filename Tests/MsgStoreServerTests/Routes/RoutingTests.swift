@@ -66,4 +66,15 @@ import Testing
             #expect(response.status == .serviceUnavailable && response.errorCode == "unavailable")
         }
     }
+
+    /// A request target longer than the limit (8 KiB) is a 414 with the JSON error body.
+    @Test func overlongTargetsAre414() async throws {
+        try await TestServer().test { api in
+            let long = try await api.request(.get, "/messages/" + String(repeating: "a", count: 9000))
+            #expect(long.status == .uriTooLong && long.errorCode == "uri_too_long")
+            let query = try await api.request(.get, "/health?" + String(repeating: "x=1&", count: 2100))
+            #expect(query.status == .uriTooLong)
+            #expect(try await api.request(.get, "/health?" + String(repeating: "x", count: 7000)).status == .ok)
+        }
+    }
 }
