@@ -55,6 +55,7 @@ let package = Package(
                 "Messaging",
                 "MsgStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // HTTP: Hummingbird 2 routes, JSON bodies, error mapping, OpenAPI document.

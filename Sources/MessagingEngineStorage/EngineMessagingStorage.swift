@@ -2,6 +2,8 @@ import Messaging
 import Foundation
 import Logging
 import MsgStore
+import NIOPosix
+import Synchronization
 
 /// ``MessagingStorage`` on the embedded msgstore engine (layout:
 /// ``EngineMessagingLayout``).
@@ -28,6 +30,12 @@ public final class EngineMessagingStorage: MessagingStorage {
     private let inbox: Table, bodies: Table, fanOut: Table
     private let gate = DeliveryGate()
     private let logger: Logger
+    /// Threads for reads that would block on a file (see `read(_:)`).
+    private let readPool: NIOThreadPool
+    private let readsOnPool = Atomic<Int>(0)
+
+    /// Reads that missed every cache and ran on the read pool, since open.
+    public var readsOffloaded: Int { readsOnPool.load(ordering: .relaxed) }
 
     /// Opens (creating if needed) the messaging data in `options.dataDirectory`.
     public init(options: EngineStorageOptions, logger: Logger = Logger(label: "msgstore.storage")) throws {
@@ -38,7 +46,8 @@ public final class EngineMessagingStorage: MessagingStorage {
             storeOptions.memtableBudgetBytes = bytes
             storeOptions.memtableBytes = min(storeOptions.memtableBytes, max(bytes / 8, 64 << 10))
         }
-        store = try Store.open(at: options.dataDirectory, tables: EngineMessagingLayout.tables, options: storeOptions)
+        store = try Store.open(at: options.dataDirectory, tables: EngineMessagingLayout.tables, options: storeOptions,
+                               fileSystem: options.fileSystem)
         do {
             users = try store.table("users")
             blocks = try store.table("blocks")
@@ -63,6 +72,8 @@ public final class EngineMessagingStorage: MessagingStorage {
             throw error
         }
         self.logger = logger
+        readPool = NIOThreadPool(numberOfThreads: options.readThreads)
+        readPool.start()
         for tail in store.recoveredTornTails {
             logger.warning("recovery cut a torn log tail", metadata: ["file": "\(tail.file)", "offset": "\(tail.offset)", "reason": "\(tail.reason)"])
         }
@@ -86,7 +97,21 @@ public final class EngineMessagingStorage: MessagingStorage {
     }
 
     private func exists(_ table: Table, _ key: RowKey) async throws -> Bool {
-        try await engine { try store.get(table, key) != nil }
+        try await read { [store] in try store.get(table, key) != nil }
+    }
+
+    /// Runs a read on the caller's thread from memory only (memtables, row cache, block
+    /// cache); if it would have to read a file, runs it again on the read pool, so that
+    /// a slow disk never blocks the cooperative threads every request shares.
+    private func read<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await engine {
+            do {
+                return try Store.withMemoryOnlyReads(body)
+            } catch let error as StoreError where error.code == .wouldBlock {
+                readsOnPool.add(1, ordering: .relaxed)
+                return try await readPool.runIfActive(body)
+            }
+        }
     }
 
     private func write(_ batch: WriteBatch) async throws -> CommitReceipt {
@@ -146,7 +171,8 @@ public final class EngineMessagingStorage: MessagingStorage {
         precondition(limit > 0)
         // The members table's order is the user ids' bytes: one seek and a scan per page.
         let start: ScanStart = after.map { .after(Layout.bytes($0.uuid)) } ?? .beginning
-        let rows = try await engine { try store.scan(members, partitionKey: Layout.bytes(group.uuid), from: start, limit: limit) }
+        let members = self.members
+        let rows = try await read { [store] in try store.scan(members, partitionKey: Layout.bytes(group.uuid), from: start, limit: limit) }
         return try rows.map { row in
             guard let id = Layout.uuid(row.sortKey) else {
                 throw MessagingError(.unavailable, "A stored member of group \(group) is malformed.")
@@ -234,19 +260,20 @@ public final class EngineMessagingStorage: MessagingStorage {
         return try await gate.serialize(record.messageID) {
             let cursorKey = RowKey(partitionKey: id)
             let bodyKey = RowKey(partitionKey: id)
-            let cursor = try await engine { try store.get(fanOut, cursorKey) }
+            let fanOut = self.fanOut, bodies = self.bodies, members = self.members
+            let cursor = try await read { [store] in try store.get(fanOut, cursorKey) }
             if let cursor, cursor.count != 16 {
                 throw FanOutError(.permanent, "The fan-out cursor of \(record.messageID) is \(cursor.count) bytes, not 16.")
             }
             let isFirst = cursor == nil
-            if isFirst, try await engine({ try store.contains(bodies, bodyKey) }) {
+            if isFirst, try await read({ [store] in try store.contains(bodies, bodyKey) }) {
                 // The body is written by the first batch and the cursor deleted by the last: done before.
                 return FanOutBatch(copiesWritten: 0, isComplete: true)
             }
             // The next members after the cursor, in the members table's order (user id bytes), read now.
-            var page: [[UInt8]] = []
-            var isLast = true
-            try await engine {
+            let (page, isLast) = try await read { [store] in
+                var page: [[UInt8]] = []
+                var isLast = true
                 try store.withUnsafeRows(members, partitionKey: Layout.bytes(record.groupID.uuid),
                                          from: cursor.map { .after($0) } ?? .beginning, limit: maxMembers + 1) { user, _ in
                     guard page.count < maxMembers else {
@@ -256,6 +283,7 @@ public final class EngineMessagingStorage: MessagingStorage {
                     page.append(Array(user))
                     return true
                 }
+                return (page, isLast)
             }
             if isFirst && page.isEmpty { return FanOutBatch(copiesWritten: 0, isComplete: true) }  // no members: nothing stored
             try await waitForClock(after: record.sentAt)
@@ -355,42 +383,14 @@ public final class EngineMessagingStorage: MessagingStorage {
         case .max?: return []
         case let micros?: start = .at(Layout.bigEndian(micros + 1))
         }
-        // One pass over the page in place: a direct entry becomes a message at once; a group
-        // copy keeps its place and its date, its body is looked up after the scan.
-        var messages: [InboxMessage] = []
-        var groupCopies: [(index: Int, id: UUID)] = []
-        messages.reserveCapacity(min(limit, 64))
-        var malformed = false
-        // Content bytes of the direct entries read so far: the scan stops after the entry
-        // that passes `maxContentBytes` (group copies are counted below, with their bodies).
-        var directBytes = 0
-        try await engine {
-            try store.withUnsafeRows(inbox, partitionKey: Layout.bytes(recipient.uuid), from: start, limit: limit) { sortKey, value in
-                guard sortKey.count == 24, let kind = value.first else {
-                    malformed = true
-                    return false
-                }
-                let id = Layout.uuid(sortKey, at: 8)
-                let date = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: sortKey, at: 0))
-                if kind == Layout.directEntry, value.count >= 17 {
-                    messages.append(InboxMessage(
-                        messageID: MessageID(id), sender: UserID(Layout.uuid(value, at: 1)), recipient: recipient,
-                        content: String(decoding: UnsafeRawBufferPointer(rebasing: value[17...]), as: UTF8.self),
-                        date: date, sentAt: date, groupID: nil))
-                    directBytes += value.count - 17
-                    if directBytes > maxContentBytes { return false }
-                } else if kind == Layout.groupEntry {
-                    groupCopies.append((messages.count, id))
-                    // A placeholder, completed from the body below.
-                    messages.append(InboxMessage(messageID: MessageID(id), sender: recipient, recipient: recipient,
-                                                 content: "", date: date, sentAt: date, groupID: nil))
-                } else {
-                    malformed = true
-                    return false
-                }
-                return true
-            }
+        let inbox = self.inbox
+        let scan = try await read { [store] in
+            try Self.scanInbox(store: store, inbox: inbox, recipient: recipient, start: start, limit: limit,
+                               maxContentBytes: maxContentBytes)
         }
+        var messages = scan.messages
+        let groupCopies = scan.groupCopies
+        let malformed = scan.malformed
         if malformed { throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.") }
         // A group copy references the body stored once by the fan-out's first batch. Bodies
         // are looked up in inbox order until the content total passes `maxContentBytes`.
@@ -400,7 +400,8 @@ public final class EngineMessagingStorage: MessagingStorage {
             if nextCopy < groupCopies.count, groupCopies[nextCopy].index == index {
                 let id = groupCopies[nextCopy].id
                 nextCopy += 1
-                let body = try await engine { try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }
+                let bodies = self.bodies
+                let body = try await read { [store] in try store.get(bodies, RowKey(partitionKey: Layout.bytes(id))) }
                 guard let body, body.count >= 40 else {
                     throw MessagingError(.unavailable, "A stored inbox entry of \(recipient) is malformed.")
                 }
@@ -420,6 +421,53 @@ public final class EngineMessagingStorage: MessagingStorage {
         return messages
     }
 
+    /// One inbox page's entries as the scan finds them.
+    private struct InboxScan: Sendable {
+        var messages: [InboxMessage] = []
+        /// Group copies: their index in `messages` and their message id; completed from their bodies.
+        var groupCopies: [(index: Int, id: UUID)] = []
+        var malformed = false
+    }
+
+    /// One pass over the page in place: a direct entry becomes a message at once; a group
+    /// copy keeps its place and its date, its body is looked up after the scan. The scan
+    /// stops after the direct entry at which their content passes `maxContentBytes` (group
+    /// copies are counted with their bodies). Starts from nothing each call: a read retried
+    /// on the read pool runs it again.
+    private static func scanInbox(
+        store: Store, inbox: Table, recipient: UserID, start: ScanStart, limit: Int, maxContentBytes: Int
+    ) throws -> InboxScan {
+        var scan = InboxScan()
+        scan.messages.reserveCapacity(min(limit, 64))
+        var directBytes = 0
+        try store.withUnsafeRows(inbox, partitionKey: Layout.bytes(recipient.uuid), from: start, limit: limit) { sortKey, value in
+            guard sortKey.count == 24, let kind = value.first else {
+                scan.malformed = true
+                return false
+            }
+            let id = Layout.uuid(sortKey, at: 8)
+            let date = MessageDate(microsecondsSinceEpoch: Layout.int64(bigEndian: sortKey, at: 0))
+            if kind == Layout.directEntry, value.count >= 17 {
+                scan.messages.append(InboxMessage(
+                    messageID: MessageID(id), sender: UserID(Layout.uuid(value, at: 1)), recipient: recipient,
+                    content: String(decoding: UnsafeRawBufferPointer(rebasing: value[17...]), as: UTF8.self),
+                    date: date, sentAt: date, groupID: nil))
+                directBytes += value.count - 17
+                if directBytes > maxContentBytes { return false }
+            } else if kind == Layout.groupEntry {
+                scan.groupCopies.append((scan.messages.count, id))
+                // A placeholder, completed from the body.
+                scan.messages.append(InboxMessage(messageID: MessageID(id), sender: recipient, recipient: recipient,
+                                                  content: "", date: date, sentAt: date, groupID: nil))
+            } else {
+                scan.malformed = true
+                return false
+            }
+            return true
+        }
+        return scan
+    }
+
     // MARK: Lifecycle
 
     public func healthProblem() async -> String? {
@@ -431,6 +479,7 @@ public final class EngineMessagingStorage: MessagingStorage {
     }
 
     public func close() async throws {
+        defer { readPool.shutdownGracefully { _ in } }
         do {
             try await store.close()
         } catch let error as StoreError where error.code == .closed {

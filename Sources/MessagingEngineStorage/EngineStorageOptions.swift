@@ -11,12 +11,23 @@ public struct EngineStorageOptions: Sendable {
     public var walSegmentBytes: Int?
     /// Memory for all memtables together in bytes (nil: the engine's default, 64 MiB).
     public var memtableBudgetBytes: Int?
+    /// Threads of the read pool: reads that miss every cache (they would read a
+    /// file) run there, never on the caller's (cooperative) thread. Default 8.
+    public var readThreads: Int
+    /// Where the files live (tests pass a slow or faulty one).
+    public var fileSystem: any FileSystem
 
     /// Creates options.
-    public init(dataDirectory: String, sync: SyncMode, walSegmentBytes: Int? = nil, memtableBudgetBytes: Int? = nil) {
+    public init(
+        dataDirectory: String, sync: SyncMode, walSegmentBytes: Int? = nil, memtableBudgetBytes: Int? = nil,
+        readThreads: Int = 8, fileSystem: any FileSystem = PosixFileSystem()
+    ) {
+        precondition(readThreads >= 1)
         self.dataDirectory = dataDirectory
         self.sync = sync
         self.walSegmentBytes = walSegmentBytes
         self.memtableBudgetBytes = memtableBudgetBytes
+        self.readThreads = readThreads
+        self.fileSystem = fileSystem
     }
 }

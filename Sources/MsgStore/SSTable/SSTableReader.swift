@@ -201,6 +201,9 @@ final class SSTableReader: Sendable {
     func dataBlock(_ handle: BlockHandle, fillsCache: Bool = true) throws -> Block {
         let key = BlockCache.Key(fileNumber: fileNumber, offset: handle.offset)
         if let cache, let block = cache.lookup(key) { return block }
+        if MemoryOnlyReads.areActive {
+            throw StoreError(.wouldBlock, "block at \(handle.offset) is not in memory", file: path, offset: Int64(clamping: handle.offset))
+        }
         let block = try BlockReading.readBlock(file: file, path: path, handle: handle, dataEnd: dataEnd, dictionary: dictionary)
         if fillsCache { cache?.insert(key, block) }
         return block

@@ -39,6 +39,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
         public static let unavailable = Code("unavailable")
         /// The file was written by a newer (or unknown) format version.
         public static let unsupportedFormat = Code("unsupportedFormat")
+        /// A read inside ``Store/withMemoryOnlyReads(_:)`` needed a block that
+        /// is not in memory: run it again where blocking is allowed.
+        public static let wouldBlock = Code("wouldBlock")
     }
 
     /// The kind of failure.
