@@ -358,6 +358,7 @@ class Soak:
         self.seen_max = {}  # user -> greatest date a reader saw
         self.next_token = 0
         self.cycle_log = []
+        self.kills_mid_fanout = 0
 
     # -- helpers ------------------------------------------------------------
 
@@ -758,17 +759,24 @@ class Soak:
         for t in threads:
             t.start()
         restart_times = []
+        controller = Client(self.gate, self.stats)
         for cycle in range(a.cycles):
             seconds = self.rng.uniform(a.min_seconds, a.max_seconds)
             time.sleep(seconds)
             if not server.alive():
                 self.findings.add("crash", "msgstore serve exited by itself with %s in cycle %d"
                                   % (server.process.returncode, cycle))
+            pending = self.fanout_pending(server.port)
+            if pending:
+                self.kills_mid_fanout += 1
             self.gate.close()
             server.kill()
             self.gate.kill_times[server.starts] = now_us()
             restart_times.append(server.start())
             self.gate.open(server.starts, server.port)
+            health = controller.call("GET", "/health")
+            if health.status != 200:
+                self.unexpected("GET /health after restart %d" % server.starts, health)
             self.cycle_log.append(seconds)
             if (cycle + 1) % 10 == 0 or cycle + 1 == a.cycles:
                 print("soak: %d/%d kills, %d requests, %d without answer, %d findings, %.0f s"
@@ -799,6 +807,17 @@ class Soak:
                               % (verify.returncode, (verify.stdout + verify.stderr).strip().splitlines()[-1:]))
         self.report(time.monotonic() - began, restart_times)
         return self.findings.total() == 0
+
+    def fanout_pending(self, port):
+        """Group messages accepted and not yet fully delivered (depth of the fan-out queue), or 0."""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/admin/queues/fanout")
+            body = json.loads(conn.getresponse().read())
+            conn.close()
+            return body.get("depth", 0)
+        except (OSError, ValueError, http.client.HTTPException):
+            return 0
 
     def drain(self, client, timeout=300):
         deadline = time.monotonic() + timeout
@@ -885,7 +904,9 @@ class Soak:
                       % (r["messageId"], r["sender"], r["recipient"], format_date(r["date"]), n))
             elif outcome == "refused" and n:
                 F.add("refused but stored", "direct message %s answered %s is in the inbox" % (tok, r.get("status")))
-            elif outcome == "maybe" and n > 1:
+            elif outcome == "maybe" and n:
+                counts["direct maybe stored"] += 1
+            if outcome == "maybe" and n > 1:
                 F.add("duplicate", "unanswered direct message %s is in the inbox %d times" % (tok, n))
             if outcome in ("acked", "refused") and r.get("status") in (201, 403):
                 self.check_block_rule(r)
@@ -925,6 +946,8 @@ class Soak:
                     F.add("group copy", "group send %s: copies carry messageId %s, the 202 said %s"
                           % (tok, mids[0], r["messageId"]))
             cs = copies.get(mids[0], []) if mids else []
+            if outcome == "maybe" and cs:
+                counts["group maybe delivered"] += 1
             self.check_group_delivery(r, cs, end_of_run)
         # Acknowledged dates: unique, and later than every date acknowledged before a restart.
         acked = sorted(self.acked_dates)
@@ -1069,11 +1092,14 @@ class Soak:
                  sum(v for k, v in c.items() if k.startswith("membership ") and "maybe" not in k),
                  sum(v for k, v in c.items() if k.startswith("block ") and "maybe" not in k),
                  c["maybe"]))
+        print("soak: %d of the %d kills hit while the fan-out queue held undelivered group messages"
+              % (self.kills_mid_fanout, len(self.cycle_log)))
         print("soak: checked %d acknowledged direct messages, %d acknowledged group messages, %d refused "
-              "direct / %d refused group sends, %d / %d unanswered; %d messages in %d inboxes; %d pages; "
+              "direct / %d refused group sends, %d / %d unanswered (%d / %d of them stored); %d messages in %d inboxes; %d pages; "
               "restart to listening: median %.2f s, max %.2f s"
               % (counts["direct acked"], counts["group acked"], counts["direct refused"], counts["group refused"],
-                 counts["direct maybe"], counts["group maybe"], c["final messages"], len(self.users),
+                 counts["direct maybe"], counts["group maybe"], counts["direct maybe stored"],
+                 counts["group maybe delivered"], c["final messages"], len(self.users),
                  len(self.pages), sorted(restart_times)[len(restart_times) // 2] if restart_times else 0,
                  max(restart_times) if restart_times else 0))
         if self.findings.total():
