@@ -52,6 +52,47 @@ import Testing
         #expect(documented == Set(APIRoutes.all.map { "\($0.method.rawValue) \($0.openAPIPath)" }))
     }
 
+    /// The document's example of a block body is a valid request (found by schemathesis: without
+    /// an example of its own, the body's example was built from the `Id` example, one user
+    /// twice, which the server rightly refuses with 400: a user cannot block themselves).
+    @Test func blockBodyExampleIsAValidRequest() async throws {
+        let example = try #require(
+            Self.requestBodyExample("Block", in: OpenAPIDocument.yaml), "components.requestBodies.Block has no example")
+        let blocker = try #require(example["blockerId"])
+        let blocked = try #require(example["blockedId"])
+        #expect(UUID(uuidString: blocker) != nil && UUID(uuidString: blocked) != nil)
+        #expect(blocker.lowercased() != blocked.lowercased(), "the example names one user twice")
+        try await TestServer().test { api in
+            for method in [HTTPRequest.Method.post, .delete] {
+                let response = try await api.request(method, "/users/block", object: example)
+                // Valid, its users just do not exist here: 404, not the 400 of blocking oneself.
+                #expect(response.status == .notFound && response.errorCode == "not_found", "\(method)")
+            }
+        }
+    }
+
+    /// The scalar fields of `example:` under `components.requestBodies.<name>` (text, two-space YAML).
+    static func requestBodyExample(_ name: String, in yaml: String) -> [String: String]? {
+        var section = "", body = "", inExample = false, exampleIndent = 0
+        var fields: [String: String] = [:]
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            let indent = line.prefix(while: { $0 == " " }).count
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            if indent == 2 { section = text }
+            if indent == 4 { body = text; inExample = false }
+            guard section == "requestBodies:", body == "\(name):" else { continue }
+            if inExample && indent <= exampleIndent { inExample = false }
+            if text == "example:" {
+                inExample = true
+                exampleIndent = indent
+            } else if inExample, let colon = text.firstIndex(of: ":") {
+                fields[String(text[..<colon])] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return fields.isEmpty ? nil : fields
+    }
+
     /// `METHOD /path` for every operation under `paths:` (two-space path keys, four-space methods).
     static func documentedOperations(_ yaml: String) -> [String] {
         var operations: [String] = []
