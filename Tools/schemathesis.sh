@@ -82,7 +82,7 @@ MSGSTORE_SCHEMATHESIS_BASE_URL=$base SCHEMATHESIS_SEED=${SCHEMATHESIS_SEED:-} \
   --phases "$PHASES" \
   --max-examples "$MAX_EXAMPLES" \
   --workers 2 \
-  --request-timeout 10 \
+  --request-timeout 60 \
   --generation-database none \
   --no-color \
   --report junit,ndjson --report-dir "$OUT" \
