@@ -8,9 +8,14 @@ this module creates a few users and a group with members through the API
 generated ids for those: only values that are UUIDs already (so a valid case
 stays valid and an invalid one stays invalid), never a value a stateful link
 supplied, and with a probability, so random (missing) ids are still sent too.
-It also gives a block request two different users when both ids are UUIDs:
-blocking oneself is a documented 400 (docs/api.md) that JSON Schema cannot
-state, so a schema-valid body naming one user twice is not a valid request.
+It also gives a block request two different users when both ids are UUIDs
+(the swap above often picks one fixture user twice): blocking oneself is a
+documented 400 (docs/api.md) that JSON Schema cannot state, so a schema-valid
+body naming one user twice is not a valid request. And when a stateful link
+supplies the group of an add-member call, the user added is a fixture user, so
+that a 404 can only mean the group: schemathesis's ensure_resource_availability
+check reads a 404 after a POST /groups as "the group just created is missing",
+while this API also answers 404 for a missing user in the body (docs/api.md).
 """
 
 import json
@@ -77,8 +82,7 @@ def before_call(ctx, case, kwargs):
         for name, pool in BODY_IDS.items():
             if name in body and not linked_body and _is_uuid(body[name]) and RANDOM.random() < 0.7:
                 body[name] = RANDOM.choice(pool)
-        # Adding a user to a group a link just created: a user that exists, so that a 404 can only
-        # mean the group (schemathesis's ensure_resource_availability check reads it so).
+        # Adding a user to a group a link just created: a user that exists (see above).
         if "groupId" in linked and "userId" in body and _is_uuid(body["userId"]):
             body["userId"] = RANDOM.choice(USERS)
         blocker, blocked = body.get("blockerId"), body.get("blockedId")

@@ -463,6 +463,7 @@ public enum OpenAPIDocument {
                         $ref: '#/components/schemas/Id'
                       blockedId:
                         $ref: '#/components/schemas/Id'
+                        examples: ['8d4c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d']
                   example:
                     blockerId: 3f2b8a5e-2c1d-4e8f-9a7b-1c2d3e4f5a6b
                     blockedId: 8d4c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d

@@ -52,33 +52,54 @@ import Testing
         #expect(documented == Set(APIRoutes.all.map { "\($0.method.rawValue) \($0.openAPIPath)" }))
     }
 
-    /// The document's example of a block body is a valid request (found by schemathesis: without
-    /// an example of its own, the body's example was built from the `Id` example, one user
-    /// twice, which the server rightly refuses with 400: a user cannot block themselves).
-    @Test func blockBodyExampleIsAValidRequest() async throws {
-        let example = try #require(
-            Self.requestBodyExample("Block", in: OpenAPIDocument.yaml), "components.requestBodies.Block has no example")
-        let blocker = try #require(example["blockerId"])
-        let blocked = try #require(example["blockedId"])
-        #expect(UUID(uuidString: blocker) != nil && UUID(uuidString: blocked) != nil)
-        #expect(blocker.lowercased() != blocked.lowercased(), "the example names one user twice")
+    /// The document's examples of a block body are valid requests (found by schemathesis: the
+    /// body a client builds from the properties' examples named the `Id` example twice, one user
+    /// blocking themselves, which the server rightly refuses with 400).
+    @Test func blockBodyExamplesAreValidRequests() async throws {
+        let block = Self.requestBodyExamples("Block", in: OpenAPIDocument.yaml)
+        let idExample = try #require(Self.schemaExample("Id", in: OpenAPIDocument.yaml))
+        let stated = try #require(block.example, "components.requestBodies.Block has no example")
+        let composed = [
+            "blockerId": block.propertyExamples["blockerId"] ?? idExample,
+            "blockedId": block.propertyExamples["blockedId"] ?? idExample,
+        ]
         try await TestServer().test { api in
-            for method in [HTTPRequest.Method.post, .delete] {
-                let response = try await api.request(method, "/users/block", object: example)
-                // Valid, its users just do not exist here: 404, not the 400 of blocking oneself.
-                #expect(response.status == .notFound && response.errorCode == "not_found", "\(method)")
+            for (name, body) in [("example", stated), ("properties' examples", composed)] {
+                let blocker = try #require(body["blockerId"]), blocked = try #require(body["blockedId"])
+                #expect(UUID(uuidString: blocker) != nil && UUID(uuidString: blocked) != nil, "\(name)")
+                #expect(blocker.lowercased() != blocked.lowercased(), "\(name) names one user twice: \(body)")
+                for method in [HTTPRequest.Method.post, .delete] {
+                    let response = try await api.request(method, "/users/block", object: body)
+                    // Valid, its users just do not exist here: 404, not the 400 of blocking oneself.
+                    #expect(response.status == .notFound && response.errorCode == "not_found", "\(name), \(method)")
+                }
             }
         }
     }
 
-    /// The scalar fields of `example:` under `components.requestBodies.<name>` (text, two-space YAML).
-    static func requestBodyExample(_ name: String, in yaml: String) -> [String: String]? {
-        var section = "", body = "", inExample = false, exampleIndent = 0
-        var fields: [String: String] = [:]
-        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+    /// The first of `examples: ['…']` of `components.schemas.<name>` (text, two-space YAML).
+    static func schemaExample(_ name: String, in yaml: String) -> String? {
+        var section = "", schema = ""
+        for line in yaml.split(separator: "\n") {
             let indent = line.prefix(while: { $0 == " " }).count
             let text = line.trimmingCharacters(in: .whitespaces)
-            if text.isEmpty { continue }
+            if indent == 2 { section = text }
+            if indent == 4 { schema = text }
+            if section == "schemas:", schema == "\(name):", indent == 6, text.hasPrefix("examples:") {
+                return firstQuoted(text)
+            }
+        }
+        return nil
+    }
+
+    /// Under `components.requestBodies.<name>`: the scalar fields of its `example:`, and the first
+    /// `examples:` entry that a property states itself (text, two-space YAML).
+    static func requestBodyExamples(_ name: String, in yaml: String) -> (example: [String: String]?, propertyExamples: [String: String]) {
+        var section = "", body = "", property = "", inExample = false, exampleIndent = 0
+        var example: [String: String] = [:], properties: [String: String] = [:]
+        for line in yaml.split(separator: "\n") {
+            let indent = line.prefix(while: { $0 == " " }).count
+            let text = line.trimmingCharacters(in: .whitespaces)
             if indent == 2 { section = text }
             if indent == 4 { body = text; inExample = false }
             guard section == "requestBodies:", body == "\(name):" else { continue }
@@ -87,10 +108,19 @@ import Testing
                 inExample = true
                 exampleIndent = indent
             } else if inExample, let colon = text.firstIndex(of: ":") {
-                fields[String(text[..<colon])] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                example[String(text[..<colon])] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            } else if text.hasSuffix(":"), !text.contains(" ") {
+                property = String(text.dropLast())
+            } else if text.hasPrefix("examples:"), let value = firstQuoted(text) {
+                properties[property] = value
             }
         }
-        return fields.isEmpty ? nil : fields
+        return (example.isEmpty ? nil : example, properties)
+    }
+
+    private static func firstQuoted(_ text: String) -> String? {
+        let parts = text.split(separator: "'")
+        return parts.count >= 2 ? String(parts[1]) : nil
     }
 
     /// `METHOD /path` for every operation under `paths:` (two-space path keys, four-space methods).
