@@ -88,3 +88,26 @@ def before_call(ctx, case, kwargs):
         blocker, blocked = body.get("blockerId"), body.get("blockedId")
         if _is_uuid(blocker) and _is_uuid(blocked) and blocker.lower() == blocked.lower():
             body["blockedId"] = next(u for u in USERS if u != blocker.lower())
+
+
+JSON_WHITESPACE = b" \t\r\n"
+
+
+@schemathesis.hook
+def filter_failure(ctx, failure, case, response):
+    """Keeps every failure but one documented exception.
+
+    docs/api.md: "An empty body (or only whitespace) counts as no body", so `POST /users` and
+    `POST /groups`, whose body is optional, answer 201 to a body of JSON whitespace; schemathesis
+    sends one as "invalid syntax" and expects a 4xx (ST201). The document states the rule in
+    those bodies' descriptions, which the fuzzer cannot read. If the rule changes (a
+    whitespace-only body refused as not being JSON), drop this filter.
+    """
+    if getattr(failure, "code", None) != "ST201" or case.operation.method.upper() != "POST":
+        return True
+    if case.operation.path not in ("/users", "/groups") or response.status_code != 201:
+        return True
+    body = case.body
+    if isinstance(body, str):
+        body = body.encode()
+    return not (isinstance(body, bytes) and body.strip(JSON_WHITESPACE) == b"")

@@ -28,6 +28,7 @@ public enum OpenAPIDocument {
               operationId: createUser
               summary: Create a user.
               requestBody:
+                description: Optional; any JSON object, its fields ignored. An empty body, or one of only whitespace, counts as none.
                 required: false
                 content:
                   application/json:
@@ -94,6 +95,7 @@ public enum OpenAPIDocument {
               operationId: createGroup
               summary: Create a group.
               requestBody:
+                description: Optional; any JSON object, its fields ignored. An empty body, or one of only whitespace, counts as none.
                 required: false
                 content:
                   application/json:
