@@ -14,6 +14,7 @@
 #   SCHEMATHESIS_SEED []            hypothesis seed (printed by schemathesis; replays a run)
 #   SCHEMATHESIS_PHASES [examples,coverage,fuzzing,stateful]
 #   SCHEMATHESIS_VENV [.build/schemathesis-venv]  the virtualenv schemathesis is installed into
+#   SCHEMATHESIS_WORKERS [1]        concurrent schemathesis workers
 #   SCHEMATHESIS_ARGS []            more arguments for `schemathesis run`
 #   MSGSTORE_BINARY [.build/release/msgstore]     BUILD=0: use it as it is
 #   BUILD [1]                       1: `swift build -c release --product msgstore` first
@@ -81,7 +82,7 @@ MSGSTORE_SCHEMATHESIS_BASE_URL=$base SCHEMATHESIS_SEED=${SCHEMATHESIS_SEED:-} \
   --mode all \
   --phases "$PHASES" \
   --max-examples "$MAX_EXAMPLES" \
-  --workers 2 \
+  --workers "${SCHEMATHESIS_WORKERS:-1}" \
   --request-timeout 60 \
   --generation-database none \
   --no-color \
