@@ -6,6 +6,8 @@ missing=()
 dpkg -s libzstd-dev >/dev/null 2>&1 || missing+=(libzstd-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+# Tools/schemathesis.sh installs schemathesis into a virtualenv (Debian's python3 needs python3-venv).
+python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   sudo_cmd=""

@@ -3,7 +3,11 @@
 #  1. the debug test suite (unit, property, crash tests with real processes), run
 #     serially: crash and timing tests must not starve each other on 2 cores;
 #  2. release-mode volume tests with bounded sizes;
-#  3. the library's documentation (DocC), which fails on any warning: a broken
+#  3. API fuzzing: schemathesis against a release `msgstore serve` and its /openapi.yaml
+#     (Tools/schemathesis.sh, SCHEMATHESIS_MAX_EXAMPLES [100] per operation);
+#  4. the kill soak: mixed HTTP load, the server SIGKILLed and restarted 10 times,
+#     every acknowledged message checked (Tools/soak.sh, SOAK_CYCLES [10]);
+#  5. the library's documentation (DocC), which fails on any warning: a broken
 #     symbol link or an undocumented parameter of a public API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +23,10 @@ if [ -x Tools/volume-tests.sh ]; then
   echo "== release-mode volume tests" >&2
   Tools/volume-tests.sh
 fi
+echo "== API fuzzing (Tools/schemathesis.sh)" >&2
+Tools/schemathesis.sh
+echo "== kill soak (Tools/soak.sh)" >&2
+SOAK_CYCLES=${SOAK_CYCLES:-10} Tools/soak.sh
 echo "== documentation (make docs: DocC, warnings are errors)" >&2
 make --no-print-directory docs >"${TMPDIR:-/tmp}/msgstore-docs.log" 2>&1 || {
   grep -E '^(error|warning)' -A4 "${TMPDIR:-/tmp}/msgstore-docs.log" >&2; echo "make docs failed" >&2; exit 1; }

@@ -28,6 +28,7 @@ public enum OpenAPIDocument {
               operationId: createUser
               summary: Create a user.
               requestBody:
+                description: Optional; any JSON object, its fields ignored. An empty body, or one of only whitespace, counts as none.
                 required: false
                 content:
                   application/json:
@@ -94,6 +95,7 @@ public enum OpenAPIDocument {
               operationId: createGroup
               summary: Create a group.
               requestBody:
+                description: Optional; any JSON object, its fields ignored. An empty body, or one of only whitespace, counts as none.
                 required: false
                 content:
                   application/json:
@@ -472,6 +474,9 @@ public enum OpenAPIDocument {
                 $ref: '#/components/schemas/Id'
           requestBodies:
             Block:
+              description: >-
+                Two different users: a body naming the same user as blocker and blocked is
+                refused with 400 (a user cannot block or unblock themselves).
               required: true
               content:
                 application/json:
@@ -483,6 +488,10 @@ public enum OpenAPIDocument {
                         $ref: '#/components/schemas/Id'
                       blockedId:
                         $ref: '#/components/schemas/Id'
+                        examples: ['8d4c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d']
+                  example:
+                    blockerId: 3f2b8a5e-2c1d-4e8f-9a7b-1c2d3e4f5a6b
+                    blockedId: 8d4c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d
             SendMessage:
               required: true
               content:

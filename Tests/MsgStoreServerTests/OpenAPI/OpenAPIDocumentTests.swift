@@ -52,6 +52,77 @@ import Testing
         #expect(documented == Set(APIRoutes.all.map { "\($0.method.rawValue) \($0.openAPIPath)" }))
     }
 
+    /// The document's examples of a block body are valid requests (found by schemathesis: the
+    /// body a client builds from the properties' examples named the `Id` example twice, one user
+    /// blocking themselves, which the server rightly refuses with 400).
+    @Test func blockBodyExamplesAreValidRequests() async throws {
+        let block = Self.requestBodyExamples("Block", in: OpenAPIDocument.yaml)
+        let idExample = try #require(Self.schemaExample("Id", in: OpenAPIDocument.yaml))
+        let stated = try #require(block.example, "components.requestBodies.Block has no example")
+        let composed = [
+            "blockerId": block.propertyExamples["blockerId"] ?? idExample,
+            "blockedId": block.propertyExamples["blockedId"] ?? idExample,
+        ]
+        try await TestServer().test { api in
+            for (name, body) in [("example", stated), ("properties' examples", composed)] {
+                let blocker = try #require(body["blockerId"]), blocked = try #require(body["blockedId"])
+                #expect(UUID(uuidString: blocker) != nil && UUID(uuidString: blocked) != nil, "\(name)")
+                #expect(blocker.lowercased() != blocked.lowercased(), "\(name) names one user twice: \(body)")
+                for method in [HTTPRequest.Method.post, .delete] {
+                    let response = try await api.request(method, "/users/block", object: body)
+                    // Valid, its users just do not exist here: 404, not the 400 of blocking oneself.
+                    #expect(response.status == .notFound && response.errorCode == "not_found", "\(name), \(method)")
+                }
+            }
+        }
+    }
+
+    /// The first of `examples: ['…']` of `components.schemas.<name>` (text, two-space YAML).
+    static func schemaExample(_ name: String, in yaml: String) -> String? {
+        var section = "", schema = ""
+        for line in yaml.split(separator: "\n") {
+            let indent = line.prefix(while: { $0 == " " }).count
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if indent == 2 { section = text }
+            if indent == 4 { schema = text }
+            if section == "schemas:", schema == "\(name):", indent == 6, text.hasPrefix("examples:") {
+                return firstQuoted(text)
+            }
+        }
+        return nil
+    }
+
+    /// Under `components.requestBodies.<name>`: the scalar fields of its `example:`, and the first
+    /// `examples:` entry that a property states itself (text, two-space YAML).
+    static func requestBodyExamples(_ name: String, in yaml: String) -> (example: [String: String]?, propertyExamples: [String: String]) {
+        var section = "", body = "", property = "", inExample = false, exampleIndent = 0
+        var example: [String: String] = [:], properties: [String: String] = [:]
+        for line in yaml.split(separator: "\n") {
+            let indent = line.prefix(while: { $0 == " " }).count
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if indent == 2 { section = text }
+            if indent == 4 { body = text; inExample = false }
+            guard section == "requestBodies:", body == "\(name):" else { continue }
+            if inExample && indent <= exampleIndent { inExample = false }
+            if text == "example:" {
+                inExample = true
+                exampleIndent = indent
+            } else if inExample, let colon = text.firstIndex(of: ":") {
+                example[String(text[..<colon])] = text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            } else if text.hasSuffix(":"), !text.contains(" ") {
+                property = String(text.dropLast())
+            } else if text.hasPrefix("examples:"), let value = firstQuoted(text) {
+                properties[property] = value
+            }
+        }
+        return (example.isEmpty ? nil : example, properties)
+    }
+
+    private static func firstQuoted(_ text: String) -> String? {
+        let parts = text.split(separator: "'")
+        return parts.count >= 2 ? String(parts[1]) : nil
+    }
+
     /// `METHOD /path` for every operation under `paths:` (two-space path keys, four-space methods).
     static func documentedOperations(_ yaml: String) -> [String] {
         var operations: [String] = []
