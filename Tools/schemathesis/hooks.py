@@ -6,16 +6,21 @@ a 202, a stored message coming back in an inbox page, or a 403. At load time
 this module creates a few users and a group with members through the API
 (MSGSTORE_SCHEMATHESIS_BASE_URL), and `before_call` swaps some of the
 generated ids for those: only values that are UUIDs already (so a valid case
-stays valid and an invalid one stays invalid), never a value a stateful link
-supplied, and with a probability, so random (missing) ids are still sent too.
+stays valid and an invalid one stays invalid), with a probability, so that
+random (missing) ids are still sent too, and never in the stateful phase,
+whose ids come from earlier responses.
+
 It also gives a block request two different users when both ids are UUIDs
-(the swap above often picks one fixture user twice): blocking oneself is a
+(the swap often picks one fixture user twice): blocking oneself is a
 documented 400 (docs/api.md) that JSON Schema cannot state, so a schema-valid
-body naming one user twice is not a valid request. And when a stateful link
-supplies the group of an add-member call, the user added is a fixture user, so
-that a 404 can only mean the group: schemathesis's ensure_resource_availability
-check reads a 404 after a POST /groups as "the group just created is missing",
-while this API also answers 404 for a missing user in the body (docs/api.md).
+body naming one user twice is not a valid request.
+
+In the stateful phase, the user added by `POST /groups/{groupId}/members` (a
+body field no link supplies) is a fixture user: schemathesis's
+ensure_resource_availability check reads a 404 after the `POST /groups` that
+created the group as "the group just created is missing", while this API also
+answers 404 for a missing user in the body (docs/api.md). With an existing
+user, a 404 there can only mean the group, and the check stays meaningful.
 """
 
 import json
@@ -62,29 +67,31 @@ def _is_uuid(value):
     return isinstance(value, str) and UUID.match(value) is not None
 
 
-def _overridden(case, container):
-    override = getattr(case, "_override", None)
-    return set(getattr(override, container, None) or {}) if override is not None else set()
+def _phase(case):
+    meta = getattr(case, "_meta", None)
+    return str(meta.phase.name) if meta is not None else ""
 
 
 @schemathesis.hook
 def before_call(ctx, case, kwargs):
     if not USERS:
         return
-    linked = _overridden(case, "path_parameters")
     params = case.path_parameters or {}
-    for name, pool in PATH_IDS.items():
-        if name in params and name not in linked and _is_uuid(params[name]) and RANDOM.random() < 0.7:
-            params[name] = RANDOM.choice(pool)
-    body = case.body
-    if isinstance(body, dict):
-        linked_body = "body" in _overridden(case, "body")
-        for name, pool in BODY_IDS.items():
-            if name in body and not linked_body and _is_uuid(body[name]) and RANDOM.random() < 0.7:
-                body[name] = RANDOM.choice(pool)
-        # Adding a user to a group a link just created: a user that exists (see above).
-        if "groupId" in linked and "userId" in body and _is_uuid(body["userId"]):
+    body = case.body if isinstance(case.body, dict) else None
+    if _phase(case) == "stateful":
+        # The ids come from the responses of earlier calls (links): keep them. Only the user added
+        # to a group, which no link supplies, becomes one that exists (see the module's doc).
+        if case.operation.path == "/groups/{groupId}/members" and body is not None \
+                and _is_uuid(body.get("userId")):
             body["userId"] = RANDOM.choice(USERS)
+        return
+    for name, pool in PATH_IDS.items():
+        if name in params and _is_uuid(params[name]) and RANDOM.random() < 0.7:
+            params[name] = RANDOM.choice(pool)
+    if body is not None:
+        for name, pool in BODY_IDS.items():
+            if name in body and _is_uuid(body[name]) and RANDOM.random() < 0.7:
+                body[name] = RANDOM.choice(pool)
         blocker, blocked = body.get("blockerId"), body.get("blockedId")
         if _is_uuid(blocker) and _is_uuid(blocked) and blocker.lower() == blocked.lower():
             body["blockedId"] = next(u for u in USERS if u != blocker.lower())

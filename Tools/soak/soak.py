@@ -241,10 +241,6 @@ class Gate:
             return self.epoch, self.port
 
 
-class NotSent(Exception):
-    pass
-
-
 class Maybe(Exception):
     """The request may have reached the server, which then died without answering."""
 
