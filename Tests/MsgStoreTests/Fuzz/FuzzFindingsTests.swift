@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import MsgStore
+
+/// What the decoder fuzzers (Tools/fuzz.sh; docs/reliability.md, "Fuzzing")
+/// found, one test each: bytes whose checksums are right but whose contents
+/// are hostile give a corruption error naming the file and offset — never a
+/// trap, and never an error that does not say where. Each failed before its fix.
+@Suite struct FuzzFindingsTests {
+    let fileSystem = PosixFileSystem()
+
+    /// Writes `records` framed as a log file at `path`; returns the offset of each.
+    @discardableResult
+    func writeLog(_ path: String, _ records: [[UInt8]]) throws -> [Int64] {
+        let file = try fileSystem.open(path, mode: .createTruncate)
+        let writer = LogWriter(file: file)
+        var offsets: [Int64] = []
+        for record in records {
+            offsets.append(writer.length)
+            writer.append(record)
+        }
+        try writer.flush()
+        try file.close()
+        return offsets
+    }
+
+    /// Runs `body`, which must throw a corruption error naming `file` at `offset`.
+    func expectCorruption(file: String, offset: Int64? = nil, _ body: () throws -> Void) {
+        #expect {
+            try body()
+        } throws: { error in
+            guard let error = error as? StoreError else { return false }
+            return error.code == .corruption && error.file == file && error.offset != nil && (offset == nil || error.offset == offset)
+        }
+    }
+
+    // MARK: Manifest
+
+    /// manifest target: an edit that deletes a file which is not live was
+    /// reported without the offset of the edit.
+    @Test func aManifestEditDeletingAFileNotLiveNamesItsOffset() throws {
+        let directory = TestDirectory()
+        var first = VersionState().snapshotEdit()
+        first.nextFileNumber = 40
+        var second = VersionEdit()
+        second.deletedFiles.append((PartitionID(tableId: 7, partition: 0), 0, 37))
+        let path = directory.file(StoreFileNames.manifest(1))
+        let offsets = try writeLog(path, [first.encode(), second.encode()])
+        try fileSystem.writeAtomically(Array((StoreFileNames.manifest(1) + "\n").utf8), to: directory.file(StoreFileNames.current))
+        expectCorruption(file: path, offset: offsets[1]) {
+            _ = try Manifest.load(directory: directory.path, fileSystem: fileSystem)
+        }
+    }
+}
