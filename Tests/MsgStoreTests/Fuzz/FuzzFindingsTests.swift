@@ -51,4 +51,35 @@ import Testing
             _ = try Manifest.load(directory: directory.path, fileSystem: fileSystem)
         }
     }
+
+    // MARK: SCHEMA
+
+    static let kvOnly = [TableSchema(name: "kv", partitionCount: 1)]
+
+    /// schema target: an entry whose id is not its name's (a declared name
+    /// then got two states) trapped at open on a duplicate dictionary key.
+    @Test func aSchemaEntryWhoseIdIsNotItsNamesIsCorruption() throws {
+        let directory = TestDirectory()
+        var catalog = SchemaCatalog()
+        catalog.entries.append(.init(id: tableId(for: "kv") &+ 1, name: "kv", partitionCount: 1, kind: 0))
+        let path = directory.file(StoreFileNames.schema)
+        try fileSystem.writeAtomically(catalog.encode(), to: path)
+        expectCorruption(file: path, offset: 16) {
+            _ = try Store.open(at: directory.path, tables: Self.kvOnly)
+        }
+    }
+
+    /// schema target: the same table twice trapped at open on a duplicate dictionary key.
+    @Test func aSchemaNamingATableTwiceIsCorruption() throws {
+        let directory = TestDirectory()
+        var catalog = SchemaCatalog()
+        catalog.entries.append(.init(id: tableId(for: "kv"), name: "kv", partitionCount: 1, kind: 0))
+        catalog.entries.append(.init(id: tableId(for: "ghost"), name: "ghost", partitionCount: 2, kind: 0))
+        catalog.entries.append(.init(id: tableId(for: "ghost"), name: "ghost", partitionCount: 2, kind: 0))
+        let path = directory.file(StoreFileNames.schema)
+        try fileSystem.writeAtomically(catalog.encode(), to: path)
+        expectCorruption(file: path) {
+            _ = try Store.open(at: directory.path, tables: Self.kvOnly)
+        }
+    }
 }
