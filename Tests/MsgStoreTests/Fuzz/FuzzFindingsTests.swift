@@ -82,4 +82,56 @@ import Testing
             _ = try Store.open(at: directory.path, tables: Self.kvOnly)
         }
     }
+
+    // MARK: Queue segments
+
+    /// A queue directory whose one segment holds messages with `sequences`.
+    func queueSegment(_ directory: TestDirectory, sequences: [UInt64]) throws -> (path: String, offsets: [Int64]) {
+        let queue = directory.queue()
+        try fileSystem.createDirectory(queue)
+        let path = queue + "/" + StoreFileNames.queueSegment(1)
+        var records = [QueueSegmentHeader(segment: 1, firstSequence: 1).encoded()]
+        for sequence in sequences {
+            records.append(QueueRecord(sequence: sequence, enqueuedAtMicros: 1, attempts: 0, deadLetter: nil, payload: [1, 2, 3]).encoded())
+        }
+        return (path, try writeLog(path, records))
+    }
+
+    /// queue target: a sequence gap wider than `Int.max` trapped when the
+    /// recovered acked set was written (`Range.count` of a `Range<UInt64>`).
+    @Test func aQueueSequenceBeyond2To63IsCorruption() async throws {
+        let directory = TestDirectory()
+        let (path, offsets) = try queueSegment(directory, sequences: [1, (1 << 63) + 5])
+        expectCorruption(file: path, offset: offsets[2]) {
+            _ = try DurableQueue.open(directory: directory.queue())
+        }
+    }
+
+    /// queue target (same fix): sequence 2^64 - 1 trapped when recovery computed the next sequence.
+    @Test func aQueueSequenceOf2To64Minus1IsCorruption() async throws {
+        let directory = TestDirectory()
+        let (path, offsets) = try queueSegment(directory, sequences: [UInt64.max])
+        expectCorruption(file: path, offset: offsets[1]) {
+            _ = try DurableQueue.open(directory: directory.queue())
+        }
+    }
+
+    /// queue-state target (same fix): an acked range wider than `Int.max` in
+    /// the consumer state trapped when recovery rewrote the snapshot.
+    @Test func anAckedRangeBeyond2To63IsCorruption() async throws {
+        let directory = TestDirectory()
+        _ = try queueSegment(directory, sequences: [1, 2])
+        var snapshot: [UInt8] = [QueueFormat.Kind.consumerSnapshot.rawValue]
+        snapshot.append(contentsOf: QueueFormat.consumerMagic)
+        snapshot.appendFixed16(QueueFormat.version)
+        snapshot.appendVarint(UInt64(1))  // low water
+        snapshot.appendVarint(UInt64(1))  // one range
+        snapshot.appendVarint(UInt64(2))  // starting at 3
+        snapshot.appendVarint(UInt64.max - 10)  // that long
+        let path = directory.queue() + "/" + StoreFileNames.queueConsumerState
+        try writeLog(path, [snapshot])
+        expectCorruption(file: path, offset: 0) {
+            _ = try DurableQueue.open(directory: directory.queue())
+        }
+    }
 }
