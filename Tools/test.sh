@@ -3,7 +3,10 @@
 #  1. the debug test suite (unit, property, crash tests with real processes), run
 #     serially: crash and timing tests must not starve each other on 2 cores;
 #  2. release-mode volume tests with bounded sizes;
-#  3. the library's documentation (DocC), which fails on any warning: a broken
+#  3. a short fuzz run of every decoder (Tools/fuzz.sh, FUZZ_SECONDS per target,
+#     4 by default here: 40 s for the ten targets, after a sanitizer build of
+#     about 6 minutes on 2 cores);
+#  4. the library's documentation (DocC), which fails on any warning: a broken
 #     symbol link or an undocumented parameter of a public API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,8 @@ if [ -x Tools/volume-tests.sh ]; then
   echo "== release-mode volume tests" >&2
   Tools/volume-tests.sh
 fi
+echo "== fuzzing every decoder (Tools/fuzz.sh)" >&2
+FUZZ_SECONDS=${FUZZ_SECONDS:-4} Tools/fuzz.sh
 echo "== documentation (make docs: DocC, warnings are errors)" >&2
 make --no-print-directory docs >"${TMPDIR:-/tmp}/msgstore-docs.log" 2>&1 || {
   grep -E '^(error|warning)' -A4 "${TMPDIR:-/tmp}/msgstore-docs.log" >&2; echo "make docs failed" >&2; exit 1; }
