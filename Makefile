@@ -6,7 +6,7 @@
 SWIFT      ?= swift
 SERVE_ARGS ?=
 
-.PHONY: deps serve test build release bench bench-compare bench-micro bench-http docs clean
+.PHONY: deps serve test build release bench bench-compare bench-micro bench-http docs fuzz clean
 
 deps:
 	@Tools/install-deps.sh
@@ -22,6 +22,12 @@ serve: release
 
 test: deps
 	@Tools/test.sh
+
+# libFuzzer over every decoder (Tools/fuzz.sh; docs/reliability.md): FUZZ_SECONDS per target
+# (default 600), FUZZ_TARGETS (default all), FUZZ_JOBS targets at a time (default 1).
+# `make fuzz FUZZ_SECONDS=30` for a short run. Exits non-zero on any finding.
+fuzz: deps
+	@Tools/fuzz.sh
 
 # msgstore against RocksDB and LevelDB (Debian's librocksdb-dev/libleveldb-dev, built by
 # Tools/peers) on the standard workload, engines alternated, medians and ratios

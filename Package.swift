@@ -90,6 +90,18 @@ let package = Package(
             name: "MsgStoreTestHelper",
             dependencies: ["MsgStore"]
         ),
+        // libFuzzer targets for every decoder (Tools/fuzz.sh, `make fuzz`; docs/reliability.md):
+        // the targets (debug builds only: they use `@testable import`), and one executable
+        // whose MSGSTORE_FUZZ_TARGET picks the decoder. Only a build with `--sanitize=fuzzer`
+        // runs anything; a plain build links an empty program.
+        .target(
+            name: "MsgStoreFuzzTargets",
+            dependencies: ["MsgStore", "Messaging", "MsgStoreServer"]
+        ),
+        .executableTarget(
+            name: "MsgStoreFuzz",
+            dependencies: ["MsgStoreFuzzTargets"]
+        ),
         .testTarget(
             name: "MsgStoreTests",
             dependencies: ["CZstd", "MsgStore", "MsgStoreTestHelper"]

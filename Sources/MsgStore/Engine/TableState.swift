@@ -86,6 +86,7 @@ struct SchemaCatalog: Equatable {
             }
             guard let count = cursor.readFixed32() else { throw StoreError.corruption("truncated schema", file: path, offset: 12) }
             var catalog = SchemaCatalog()
+            var ids = Set<UInt32>()
             for _ in 0..<count {
                 let at = Int64(cursor.offset)
                 guard let id = cursor.readFixed32(), let partitions = cursor.readFixed32(), let kind = cursor.readByte(),
@@ -94,7 +95,16 @@ struct SchemaCatalog: Equatable {
                 guard partitions <= 4096 else {
                     throw StoreError.corruption("schema entry declares \(partitions) partitions (at most 4096)", file: path, offset: at)
                 }
-                catalog.entries.append(Entry(id: id, name: String(decoding: name, as: UTF8.self), partitionCount: Int(partitions), kind: kind))
+                let text = String(decoding: name, as: UTF8.self)
+                // A table's id is its name's (``tableId(for:)``): anything else, or a table
+                // named twice, would give the catalog two states for one name or id.
+                guard id == tableId(for: text) else {
+                    throw StoreError.corruption("schema entry \"\(text)\" has id \(id), not its name's", file: path, offset: at)
+                }
+                guard ids.insert(id).inserted else {
+                    throw StoreError.corruption("schema names \"\(text)\" twice", file: path, offset: at)
+                }
+                catalog.entries.append(Entry(id: id, name: text, partitionCount: Int(partitions), kind: kind))
             }
             return catalog
         }

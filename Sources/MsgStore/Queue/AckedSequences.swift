@@ -85,7 +85,8 @@ struct AckedSequences: Equatable {
         }
     }
 
-    /// Reads ranges written by ``encodeRanges(_:from:into:)``.
+    /// Reads ranges written by ``encodeRanges(_:from:into:)``; nil if
+    /// malformed or if a range reaches past ``QueueFormat/maxSequence``.
     static func decodeRanges(_ cursor: inout ByteCursor, from base: UInt64) -> [Range<UInt64>]? {
         guard let count = cursor.readLength(limit: 1 << 26) else { return nil }
         var ranges: [Range<UInt64>] = []
@@ -95,7 +96,7 @@ struct AckedSequences: Equatable {
             guard let delta = cursor.readVarint(), let length = cursor.readVarint() else { return nil }
             let (start, overflow1) = previous.addingReportingOverflow(delta)
             let (end, overflow2) = start.addingReportingOverflow(length)
-            guard !overflow1, !overflow2 else { return nil }
+            guard !overflow1, !overflow2, end <= QueueFormat.maxSequence else { return nil }
             ranges.append(start..<end)
             previous = end
         }
@@ -134,7 +135,7 @@ struct AckedSequences: Equatable {
             guard version == QueueFormat.version else {
                 throw StoreError(.unsupportedFormat, "consumer state format version \(version)", file: file, offset: offset)
             }
-            guard let lowWater = cursor.readVarint(), lowWater >= 1,
+            guard let lowWater = cursor.readVarint(), lowWater >= 1, lowWater <= QueueFormat.maxSequence,
                   let ranges = decodeRanges(&cursor, from: lowWater), cursor.isAtEnd else {
                 throw StoreError.corruption("bad consumer snapshot", file: file, offset: offset)
             }

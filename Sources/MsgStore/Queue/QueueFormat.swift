@@ -62,6 +62,12 @@ enum QueueFormat {
     // File names (segments, consumer state, lock): ``StoreFileNames``.
     /// Largest reason string stored with a dead letter.
     static let maxReasonBytes = 1024
+    /// The largest sequence a segment header, a message record or the
+    /// consumer state may hold (2^63 - 1): beyond any queue's life (one
+    /// sequence per enqueue), and low enough that recovery's arithmetic on
+    /// sequences (the next one, a range of acked ones and its length) never
+    /// overflows. Decoders treat a larger one as corruption.
+    static let maxSequence = UInt64(Int64.max)
 
     /// The first byte of every queue record.
     enum Kind: UInt8 {
@@ -109,6 +115,9 @@ struct QueueSegmentHeader: Equatable {
         }
         guard first >= 1 else {
             throw StoreError.corruption("segment header's first sequence is 0 (sequences start at 1)", file: file, offset: offset)
+        }
+        guard first <= QueueFormat.maxSequence else {
+            throw StoreError.corruption("segment header's first sequence \(first) is beyond 2^63 - 1", file: file, offset: offset)
         }
         return QueueSegmentHeader(segment: segment, firstSequence: first)
     }
@@ -167,6 +176,9 @@ struct QueueRecord: Equatable {
               let attempts = cursor.readVarint(), attempts <= UInt64(UInt32.max),
               let flags = cursor.readByte() else {
             throw StoreError.corruption("message record cut short", file: file, offset: offset)
+        }
+        guard sequence <= QueueFormat.maxSequence else {
+            throw StoreError.corruption("message sequence \(sequence) is beyond 2^63 - 1", file: file, offset: offset)
         }
         guard flags & ~QueueFormat.flagDeadLetter == 0 else {
             throw StoreError.corruption("unknown message flags \(flags)", file: file, offset: offset)

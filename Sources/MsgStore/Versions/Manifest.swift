@@ -57,7 +57,12 @@ final class Manifest {
             guard let edit = VersionEdit.decode(record) else {
                 throw StoreError.corruption("malformed version edit", file: path, offset: offset)
             }
-            try state.apply(edit, path: path)
+            do {
+                try state.apply(edit, path: path)
+            } catch var error as StoreError where error.offset == nil {
+                error.offset = offset  // the edit that does not apply
+                throw error
+            }
         }
         if let torn = summary.tornTail {
             loaded.notes.append("manifest \(name!): torn tail at offset \(torn.offset) (\(torn.reason)) ignored")

@@ -28,9 +28,15 @@ struct JSONBodyReader: Sendable {
     /// Decodes an optional JSON object body: nil when the body is empty.
     func decodeIfPresent<Body: Decodable>(_ type: Body.Type, from request: Request) async throws -> Body? {
         let buffer = try await request.body.collect(upTo: maxBodyBytes)
-        let bytes = Array(buffer.readableBytesView)
+        return try Self.decodeIfPresent(type, bytes: Array(buffer.readableBytesView), contentType: request.headers[.contentType])
+    }
+
+    /// Decodes the collected bytes of a body sent with `contentType` (nil:
+    /// no header): nil when the body is empty. The decoding half of
+    /// ``decodeIfPresent(_:from:)``, apart so that it can be fuzzed.
+    static func decodeIfPresent<Body: Decodable>(_ type: Body.Type, bytes: [UInt8], contentType: String?) throws -> Body? {
         guard bytes.contains(where: { !Self.isJSONWhitespace($0) }) else { return nil }
-        if let contentType = request.headers[.contentType], !Self.isJSON(contentType) {
+        if let contentType, !Self.isJSON(contentType) {
             throw APIError.unsupportedMediaType("Content-Type must be application/json, not \(contentType).")
         }
         guard String(validating: bytes, as: UTF8.self) != nil else {
