@@ -29,7 +29,10 @@ enum RequestValue {
     /// (the service checks the range).
     static func limit(_ text: String?, max: Int) throws -> Int? {
         guard let text else { return nil }
-        guard let value = Int(text) else {
+        // Digits only: no sign, no spaces (Int("+5") would take a sign).
+        guard !text.isEmpty, text.utf8.count <= 9, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let value = Int(text)
+        else {
             throw APIError.badRequest("limit must be an integer between 1 and \(max), got '\(text)'.")
         }
         return value

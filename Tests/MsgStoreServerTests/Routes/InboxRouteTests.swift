@@ -9,7 +9,7 @@ import Testing
             #expect(try await api.inbox(UUID().uuidString).status == .notFound)
             let notUUID = try await api.inbox("alice")
             #expect(notUUID.status == .badRequest && notUUID.errorMessage.contains("recipient"))
-            for query in ["date=yesterday", "date=2024-13-01T00:00:00Z", "limit=0", "limit=1001", "limit=ten", "limit="] {
+            for query in ["date=yesterday", "date=2024-13-01T00:00:00Z", "limit=0", "limit=1001", "limit=ten", "limit=", "limit=+5", "limit=-1", "limit=%205", "limit=99999999999999999999"] {
                 let response = try await api.inbox(alice, query: query)
                 #expect(response.status == .badRequest && response.errorCode == "bad_request", "\(query)")
                 #expect(response.errorMessage.contains(query.prefix(while: { $0 != "=" })), "\(response.errorMessage)")
