@@ -1,12 +1,13 @@
 # The two commands of the README's quick start:
 #   make serve   build (release) and run the server on ./msgstore-data, 127.0.0.1:8080
 #   make test    every test: debug unit/property/crash tests, then release-mode volume tests
+# and, besides them, `make asan` / `make tsan`: the debug suite under a sanitizer.
 # Both install what is missing first (libzstd-dev from Debian).
 
 SWIFT      ?= swift
 SERVE_ARGS ?=
 
-.PHONY: deps serve test build release bench bench-compare bench-micro bench-http docs fuzz clean
+.PHONY: deps serve test asan tsan build release bench bench-compare bench-micro bench-http docs fuzz clean
 
 deps:
 	@Tools/install-deps.sh
@@ -29,6 +30,15 @@ test: deps
 fuzz: deps
 	@Tools/fuzz.sh
 
+# The test suite under AddressSanitizer / ThreadSanitizer, each in its own build directory
+# (.build-asan, .build-tsan); `make asan FILTER=MsgStoreTests` for one target or suite.
+# Options, suppressions and the time-out scale: Tools/sanitize.sh, docs/reliability.md#sanitizers.
+asan: deps
+	@SWIFT="$(SWIFT)" Tools/sanitize.sh address $(FILTER)
+
+tsan: deps
+	@SWIFT="$(SWIFT)" Tools/sanitize.sh thread $(FILTER)
+
 # msgstore against RocksDB and LevelDB (Debian's librocksdb-dev/libleveldb-dev, built by
 # Tools/peers) on the standard workload, engines alternated, medians and ratios
 # (docs/performance.md). `make bench-compare MESSAGES=200000 REPEATS=3` for the smaller
@@ -39,7 +49,7 @@ bench-compare: release
 bench: bench-compare
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan .build-tsan
 
 # Micro benchmarks of the hot paths (package-benchmark; a package of its own in Benchmarks/).
 bench-micro: deps
