@@ -38,12 +38,15 @@ final class BackgroundJobs: Sendable {
     let counters: EngineCounters
     /// The cache new SSTables read through.
     let blockCache: BlockCache
+    /// The descriptor cache new SSTables join.
+    let tableFiles: TableFileCache
     /// Crash points of the flush and compaction paths.
     let testHooks: TestHooks
 
     /// Jobs over `partitions`, publishing through `versions`.
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions, partitions: [Partition], versions: VersionSet,
-         log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache, testHooks: TestHooks) {
+         log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache,
+         tableFiles: TableFileCache, testHooks: TestHooks) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.options = options
@@ -53,6 +56,7 @@ final class BackgroundJobs: Sendable {
         self.published = published
         self.counters = counters
         self.blockCache = blockCache
+        self.tableFiles = tableFiles
         self.testHooks = testHooks
     }
 
@@ -163,7 +167,8 @@ final class BackgroundJobs: Sendable {
                 number: number, size: metadata.fileSize, entries: metadata.entryCount,
                 smallestSequence: metadata.smallestSequence, largestSequence: metadata.largestSequence,
                 smallest: metadata.smallestKey, largest: metadata.largestKey)
-            outputs.append(try SSTableFile(metadata: fileMetadata, directory: directory, fileSystem: fileSystem, cache: blockCache))
+            outputs.append(try SSTableFile(metadata: fileMetadata, directory: directory, fileSystem: fileSystem, cache: blockCache,
+                                           tableFiles: tableFiles))
         }
 
         do {

@@ -41,6 +41,9 @@ public final class Store: Sendable {
         guard options.maxValueBytes <= StoreOptions.valueBytesLimit, options.maxKeyBytes <= 64 << 10 else {
             throw StoreError(.invalidArgument, "maxValueBytes must be at most \(StoreOptions.valueBytesLimit) and maxKeyBytes at most 65536")
         }
+        guard options.maxOpenTableFiles >= 1 else {
+            throw StoreError(.invalidArgument, "maxOpenTableFiles must be at least 1")
+        }
         return Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
     }
 
