@@ -234,14 +234,19 @@ final class Engine: Sendable {
 
     // MARK: Close
 
-    /// Closes the queues, finishes queued writes, stops the threads, closes
-    /// the SSTables, the log and the manifest, and releases the directory.
+    /// Closes the queues, stops the background threads (a running flush or
+    /// compaction is abandoned, see ``BackgroundJobs``), finishes queued
+    /// writes (none waits for background work any more), closes the
+    /// SSTables, the log and the manifest, and releases the directory.
     /// Throws the error that made the store read-only, if any. Idempotent.
     func close() throws {
         guard lifecycle.markClosed() else { return }
         try closeQueuesBlocking()
-        pipeline.shutdown()
+        // The background threads first: a running flush or compaction is
+        // abandoned, and writers stalled on it (memory budget, L0 stop
+        // trigger) go on at once instead of waiting for it to finish.
         scheduler.stop()
+        pipeline.shutdown()
         tableFiles.close()  // no SSTable stays open on a closed store (reads now throw `.closed`)
         defer { directoryLock.unlock() }
         try log.close()
