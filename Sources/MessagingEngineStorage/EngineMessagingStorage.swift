@@ -42,6 +42,7 @@ public final class EngineMessagingStorage: MessagingStorage {
         var storeOptions = StoreOptions()
         storeOptions.sync = options.sync == .always ? .always : .none
         if let bytes = options.walSegmentBytes { storeOptions.walSegmentBytes = bytes }
+        if let files = options.maxOpenTableFiles { storeOptions.maxOpenTableFiles = files }
         if let bytes = options.memtableBudgetBytes {
             storeOptions.memtableBudgetBytes = bytes
             storeOptions.memtableBytes = min(storeOptions.memtableBytes, max(bytes / 8, 64 << 10))

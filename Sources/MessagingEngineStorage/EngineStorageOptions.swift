@@ -16,11 +16,14 @@ public struct EngineStorageOptions: Sendable {
     public var readThreads: Int
     /// Where the files live (tests pass a slow or faulty one).
     public var fileSystem: any FileSystem
+    /// SSTables kept open at most (nil: the engine's default, 500); `serve`
+    /// sets it from its descriptor budget.
+    public var maxOpenTableFiles: Int?
 
     /// Creates options.
     public init(
         dataDirectory: String, sync: SyncMode, walSegmentBytes: Int? = nil, memtableBudgetBytes: Int? = nil,
-        readThreads: Int = 8, fileSystem: any FileSystem = PosixFileSystem()
+        readThreads: Int = 8, fileSystem: any FileSystem = PosixFileSystem(), maxOpenTableFiles: Int? = nil
     ) {
         precondition(readThreads >= 1)
         self.dataDirectory = dataDirectory
@@ -29,5 +32,6 @@ public struct EngineStorageOptions: Sendable {
         self.memtableBudgetBytes = memtableBudgetBytes
         self.readThreads = readThreads
         self.fileSystem = fileSystem
+        self.maxOpenTableFiles = maxOpenTableFiles
     }
 }

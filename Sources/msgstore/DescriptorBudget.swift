@@ -27,7 +27,7 @@ struct DescriptorBudget: Equatable {
     /// Descriptors for the process besides tables and connections.
     static let fixedReserve = 128
     /// The most table files kept open, however high the limit.
-    static let maxTableFiles = 1000
+    static let maxTableFiles = 500
     /// The most connections, however high the limit.
     static let maxConnections = 16_384
 

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The background jobs: flushing an immutable memtable to an L0 SSTable,
 /// compacting a partition's levels (Compaction.swift), and writing SSTables
 /// for both. ``BackgroundScheduler`` decides when they run, on its threads.
@@ -13,11 +15,27 @@
 /// manifest write leaves the manifest's state unknown: the store becomes
 /// read-only (writes answer `.unavailable`, reads go on) until it is
 /// reopened, which recovers everything acknowledged from the log.
+///
+/// **Stopping.** A flush or compaction checks ``isStopRequested`` between
+/// batches of entries (every ``stopCheckInterval`` input entries, a few
+/// blocks' worth) while it writes SSTables. Once ``requestStop()`` was called
+/// (by `close`), the job abandons its work and throws ``Cancelled``: the
+/// outputs written so far are deleted (an output a crash leaves behind is
+/// not in the manifest, and open deletes it), no manifest edit is made, the
+/// inputs stay as they were. Nothing is lost: a compaction's inputs keep
+/// their rows, and a flush's memtable is still in the log segments, which
+/// are deleted only after a flush's manifest edit — the next open replays them.
 final class BackgroundJobs: Sendable {
     /// A job failed before anything relied on its output: retry later.
     struct TransientFailure: Error {
         let error: StoreError
     }
+
+    /// A job abandoned because the scheduler is stopping (see "Stopping" above).
+    struct Cancelled: Error {}
+
+    /// Input entries between two checks of the stop flag.
+    static let stopCheckInterval = 64
 
     // What the jobs work with (all immutable references; see the type's documentation).
     /// The data directory SSTables are written to.
@@ -38,12 +56,17 @@ final class BackgroundJobs: Sendable {
     let counters: EngineCounters
     /// The cache new SSTables read through.
     let blockCache: BlockCache
+    /// The descriptor cache new SSTables join.
+    let tableFiles: TableFileCache
     /// Crash points of the flush and compaction paths.
     let testHooks: TestHooks
+    /// Set by ``requestStop()``: running jobs abandon their work.
+    private let stopRequested = Atomic<Bool>(false)
 
     /// Jobs over `partitions`, publishing through `versions`.
     init(directory: String, fileSystem: any FileSystem, options: StoreOptions, partitions: [Partition], versions: VersionSet,
-         log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache, testHooks: TestHooks) {
+         log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache,
+         tableFiles: TableFileCache, testHooks: TestHooks) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.options = options
@@ -53,8 +76,18 @@ final class BackgroundJobs: Sendable {
         self.published = published
         self.counters = counters
         self.blockCache = blockCache
+        self.tableFiles = tableFiles
         self.testHooks = testHooks
     }
+
+    // MARK: Stopping
+
+    /// Makes running and later jobs abandon their work at their next check
+    /// (see "Stopping" in the type's documentation). For `close`: irrevocable.
+    func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    /// Whether ``requestStop()`` was called (one relaxed load).
+    var isStopRequested: Bool { stopRequested.load(ordering: .relaxed) }
 
     // MARK: Flush
 
@@ -84,7 +117,10 @@ final class BackgroundJobs: Sendable {
         iterator.seekToFirst()
         let output: [SSTableFile]
         do {
-            output = try writeTables(from: iterator, dropsTombstone: nil, options: tableOptions, splitBytes: .max)
+            output = try writeTables(from: iterator, dropsTombstone: nil, options: tableOptions, splitBytes: .max,
+                                     progress: .flushProgress)
+        } catch let cancelled as Cancelled {
+            throw cancelled
         } catch {
             throw TransientFailure(error: error as? StoreError ?? StoreError(.io, "flush failed: \(error)"))
         }
@@ -142,9 +178,13 @@ final class BackgroundJobs: Sendable {
     /// `splitBytes`; a tombstone is dropped when `dropsTombstone` says so for
     /// its user key (nil: every tombstone is kept). Returns the opened files
     /// (not yet in any version).
+    ///
+    /// Every ``stopCheckInterval`` input entries it runs the test hook
+    /// `progress` and throws ``Cancelled`` if a stop was requested; on any
+    /// error the files written so far are deleted.
     func writeTables(
         from iterator: any InternalIterator, dropsTombstone: ((UnsafeRawBufferPointer) -> Bool)?,
-        options tableOptions: SSTableOptions, splitBytes: UInt64
+        options tableOptions: SSTableOptions, splitBytes: UInt64, progress: TestHooks.Point
     ) throws -> [SSTableFile] {
         var outputs: [SSTableFile] = []
         var builder: SSTableBuilder?
@@ -163,11 +203,19 @@ final class BackgroundJobs: Sendable {
                 number: number, size: metadata.fileSize, entries: metadata.entryCount,
                 smallestSequence: metadata.smallestSequence, largestSequence: metadata.largestSequence,
                 smallest: metadata.smallestKey, largest: metadata.largestKey)
-            outputs.append(try SSTableFile(metadata: fileMetadata, directory: directory, fileSystem: fileSystem, cache: blockCache))
+            outputs.append(try SSTableFile(metadata: fileMetadata, directory: directory, fileSystem: fileSystem, cache: blockCache,
+                                           tableFiles: tableFiles))
         }
 
+        var untilCheck = Self.stopCheckInterval
         do {
             while iterator.isValid {
+                untilCheck -= 1
+                if untilCheck == 0 {
+                    untilCheck = Self.stopCheckInterval
+                    if testHooks.isArmed { testHooks.run(progress) }
+                    if isStopRequested { throw Cancelled() }
+                }
                 let key = iterator.key
                 let userKey = InternalKey.userKey(key)
                 let isShadowed = hasLast && lastUserKey.withUnsafeBytes { compareBytes($0, userKey) } == 0

@@ -58,8 +58,11 @@ final class BackgroundScheduler: @unchecked Sendable {
         startThread(name: "msgstore-compact") { [self] in loop(flushing: false) }
     }
 
-    /// Lets running jobs finish, then stops both threads.
+    /// Stops both threads. A running flush or compaction abandons its work
+    /// at its next check, within a few blocks (see "Stopping" at
+    /// ``BackgroundJobs``): `close` does not wait for a long compaction.
     func stop() {
+        jobs.requestStop()
         lock.withLock { held in
             stopping = true
             lock.backgroundWakeup.broadcast()
@@ -113,6 +116,8 @@ final class BackgroundScheduler: @unchecked Sendable {
         switch result {
         case .success:
             if flushing { flushRetry.succeeded() } else { compactionRetry.succeeded() }
+        case .failure(is BackgroundJobs.Cancelled):
+            break  // stopping: nothing was changed, nothing is to be retried
         case .failure(let failure as BackgroundJobs.TransientFailure):
             if flushing { flushRetry.failed(failure.error) } else { compactionRetry.failed(failure.error) }
         case .failure(let error):
@@ -132,7 +137,9 @@ final class BackgroundScheduler: @unchecked Sendable {
     // MARK: Waiting for the jobs
 
     /// Blocks while `condition` holds (writers over the memory budget),
-    /// waking the threads meanwhile. Throws `.unavailable` while a job keeps
+    /// waking the threads meanwhile — or until the scheduler stops (`close`:
+    /// the writers go on, over the budget, rather than wait for work that
+    /// will not run). Throws `.unavailable` while a job keeps
     /// failing (a full disk: waiting could take forever), and the background
     /// error if there is one.
     func waitForBackgroundWork(while condition: () -> Bool) throws {

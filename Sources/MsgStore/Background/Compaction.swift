@@ -107,7 +107,7 @@ extension BackgroundJobs {
         let outputs: [SSTableFile]
         do {
             outputs = try writeTables(from: merged, dropsTombstone: job.isBaseLevel(forUserKey:), options: tableOptions,
-                                      splitBytes: UInt64(options.targetFileBytes))
+                                      splitBytes: UInt64(options.targetFileBytes), progress: .compactionProgress)
         } catch let error as StoreError where error.code != .corruption {
             throw TransientFailure(error: error)
         }

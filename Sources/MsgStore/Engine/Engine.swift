@@ -35,6 +35,8 @@ final class Engine: Sendable {
     let catalog: TableCatalog
     /// Decoded SSTable blocks, shared by every file.
     let blockCache: BlockCache
+    /// The SSTables' descriptors, at most ``StoreOptions/maxOpenTableFiles`` open.
+    let tableFiles: TableFileCache
     /// Rows of tables that cache rows.
     let rowCache: RowCache
     /// Counters and gauges for ``Store/statistics``.
@@ -86,6 +88,8 @@ final class Engine: Sendable {
         self.directoryLock = lock
         let blockCache = BlockCache(capacityBytes: options.blockCacheBytes)
         self.blockCache = blockCache
+        let tableFiles = TableFileCache(capacity: options.maxOpenTableFiles)
+        self.tableFiles = tableFiles
         let rowCache = RowCache(capacityBytes: options.rowCacheBytes)
         self.rowCache = rowCache
         let counters = EngineCounters()
@@ -117,7 +121,7 @@ final class Engine: Sendable {
             var version = PartitionVersion()
             for (level, files) in levels.enumerated() {
                 version.levels[level] = try files.map {
-                    try SSTableFile(metadata: $0, directory: directory, fileSystem: fileSystem, cache: blockCache)
+                    try SSTableFile(metadata: $0, directory: directory, fileSystem: fileSystem, cache: blockCache, tableFiles: tableFiles)
                 }
             }
             partition.installRecovered(version)
@@ -179,7 +183,7 @@ final class Engine: Sendable {
         self.reads = reads
         let jobs = BackgroundJobs(directory: directory, fileSystem: fileSystem, options: options, partitions: catalog.partitions,
                                   versions: versions, log: log, published: published, counters: counters,
-                                  blockCache: blockCache, testHooks: testHooks)
+                                  blockCache: blockCache, tableFiles: tableFiles, testHooks: testHooks)
         let scheduler = BackgroundScheduler(lock: versionLock, jobs: jobs)
         self.scheduler = scheduler
         let memtables = MemTableSet(catalog: catalog, log: log, scheduler: scheduler, counters: counters,
@@ -230,14 +234,20 @@ final class Engine: Sendable {
 
     // MARK: Close
 
-    /// Closes the queues, finishes queued writes, stops the threads, closes
-    /// the log and the manifest, and releases the directory. Throws the error
-    /// that made the store read-only, if any. Idempotent.
+    /// Closes the queues, stops the background threads (a running flush or
+    /// compaction is abandoned, see ``BackgroundJobs``), finishes queued
+    /// writes (none waits for background work any more), closes the
+    /// SSTables, the log and the manifest, and releases the directory.
+    /// Throws the error that made the store read-only, if any. Idempotent.
     func close() throws {
         guard lifecycle.markClosed() else { return }
         try closeQueuesBlocking()
-        pipeline.shutdown()
+        // The background threads first: a running flush or compaction is
+        // abandoned, and writers stalled on it (memory budget, L0 stop
+        // trigger) go on at once instead of waiting for it to finish.
         scheduler.stop()
+        pipeline.shutdown()
+        tableFiles.close()  // no SSTable stays open on a closed store (reads now throw `.closed`)
         defer { directoryLock.unlock() }
         try log.close()
         try versions.close()

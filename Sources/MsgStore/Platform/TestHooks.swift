@@ -22,6 +22,13 @@ final class TestHooks: Sendable {
         case flushBeforeManifestEdit = "flush-before-manifest-edit"
         /// A flush's manifest edit is durable; obsolete log segments are not yet removed.
         case flushAfterManifestEdit = "flush-after-manifest-edit"
+        /// A flush is writing its SSTable: reached every
+        /// ``BackgroundJobs/stopCheckInterval`` entries (tests slow flushes here).
+        case flushProgress = "flush-progress"
+        /// A compaction is writing its outputs: reached every
+        /// ``BackgroundJobs/stopCheckInterval`` input entries (tests slow
+        /// compactions here; a crash here leaves unfinished outputs for open to delete).
+        case compactionProgress = "compaction-progress"
         /// A compaction wrote its outputs; its manifest edit is not written.
         case compactionBeforeManifestEdit = "compaction-before-manifest-edit"
         /// A compaction's manifest edit is durable; its inputs are not yet removed.

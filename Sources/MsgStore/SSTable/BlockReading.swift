@@ -2,6 +2,9 @@
 /// its bounds and CRC32C, then decompresses it with every size capped by
 /// the raw size its trailer records (itself capped by
 /// ``SSTableFormat/maxBlockRawSizeBytes``).
+///
+/// Blocks are read from a ``BlockSource``: an SSTable's ``TableFile`` (the
+/// descriptor cache), or a ``StorageFile`` opened by the caller.
 enum BlockReading {
     /// What the trailer of a block says.
     struct Stored: Sendable {
@@ -16,8 +19,8 @@ enum BlockReading {
     /// facts, and a flag `body` sets to take ownership of the allocation
     /// (otherwise it is freed when `body` returns).
     /// - Parameter dataEnd: the offset where the footer starts; no block may reach past it.
-    static func withBlock<R>(
-        file: any StorageFile, path: String, handle: BlockHandle, dataEnd: UInt64,
+    static func withBlock<Source: BlockSource, R>(
+        file: Source, path: String, handle: BlockHandle, dataEnd: UInt64,
         dictionary: ZstdDecompressionDictionary?,
         _ body: (UnsafeMutableRawBufferPointer, Int, Stored, inout Bool) throws -> R
     ) throws -> R {
@@ -76,7 +79,7 @@ enum BlockReading {
     }
 
     /// Reads an entry-format block (data, index, metaindex, properties).
-    static func readBlock(file: any StorageFile, path: String, handle: BlockHandle, dataEnd: UInt64, dictionary: ZstdDecompressionDictionary?) throws -> Block {
+    static func readBlock<Source: BlockSource>(file: Source, path: String, handle: BlockHandle, dataEnd: UInt64, dictionary: ZstdDecompressionDictionary?) throws -> Block {
         try withBlock(file: file, path: path, handle: handle, dataEnd: dataEnd, dictionary: dictionary) { bytes, count, _, taken in
             taken = true  // Block.make owns it from here, even when it throws
             return try Block.make(taking: bytes, count: count, file: path, fileOffset: Int64(handle.offset))
@@ -84,9 +87,25 @@ enum BlockReading {
     }
 
     /// Reads a block's decoded bytes as an array (filters, dictionary).
-    static func readBytes(file: any StorageFile, path: String, handle: BlockHandle, dataEnd: UInt64) throws -> [UInt8] {
+    static func readBytes<Source: BlockSource>(file: Source, path: String, handle: BlockHandle, dataEnd: UInt64) throws -> [UInt8] {
         try withBlock(file: file, path: path, handle: handle, dataEnd: dataEnd, dictionary: nil) { bytes, count, _, _ in
             Array(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
         }
+    }
+}
+
+/// Where ``BlockReading`` reads stored blocks from: positional reads.
+protocol BlockSource {
+    /// Reads up to `buffer.count` bytes at `offset`; returns the count read (less only at end of file).
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
+}
+
+extension TableFile: BlockSource {}
+
+/// A ``StorageFile`` the caller opened (and closes), as a ``BlockSource``.
+struct OpenFileSource: BlockSource {
+    let file: any StorageFile
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        try file.read(into: buffer, at: offset)
     }
 }

@@ -220,4 +220,90 @@ public enum SSTableBenchmarkProbes {
             return count
         }
     }
+
+    // MARK: Descriptors
+
+    /// Positional reads of files through descriptors held open (as SSTables
+    /// read before the table cache) and through the table cache
+    /// (``TableFileCache``) with a cap of `maxOpen`: what the cache adds to
+    /// a read while the cap is not reached (its fast path: a pin and an
+    /// unpin), and what a read costs when the cap makes it open the file again.
+    public final class DescriptorReads: @unchecked Sendable {
+        let direct: [any StorageFile]
+        let slots: [TableFile]
+        let cache: TableFileCache
+
+        /// Opens every file of `paths` both ways.
+        public init(paths: [String], maxOpen: Int) throws {
+            let fileSystem = PosixFileSystem()
+            direct = try paths.map { try fileSystem.open($0, mode: .read) }
+            let cache = TableFileCache(capacity: maxOpen)
+            self.cache = cache
+            slots = try paths.map { cache.adopt(try fileSystem.open($0, mode: .read), path: $0, fileSystem: fileSystem) }
+        }
+
+        /// `count` in-memory files of `bytes` bytes each, both ways: no system
+        /// call, so the difference between the two ways is the cache's own cost.
+        public init(memoryFiles count: Int, bytes: Int, maxOpen: Int) {
+            let fileSystem = MemoryFiles(bytes: bytes)
+            direct = (0..<count).map { MemoryFiles.File(path: "m\($0)", bytes: bytes) }
+            let cache = TableFileCache(capacity: maxOpen)
+            self.cache = cache
+            slots = (0..<count).map { cache.adopt(MemoryFiles.File(path: "m\($0)", bytes: bytes), path: "m\($0)", fileSystem: fileSystem) }
+        }
+
+        deinit {
+            for file in direct { try? file.close() }
+            for slot in slots { try? slot.close() }
+        }
+
+        /// Reads into `buffer` at `offset` of file `index` with its held descriptor.
+        public func readDirect(_ index: Int, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+            try direct[index].read(into: buffer, at: offset)
+        }
+
+        /// Reads into `buffer` at `offset` of file `index` through the table cache.
+        public func readThroughCache(_ index: Int, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+            try slots[index].read(into: buffer, at: offset)
+        }
+
+        /// Descriptors the cache opened again, and closed, so far.
+        public var reopensAndEvictions: (reopens: UInt64, evictions: UInt64) {
+            let statistics = cache.statistics
+            return (statistics.reopens, statistics.evictions)
+        }
+    }
+}
+
+/// Files of zeros in memory, for ``SSTableBenchmarkProbes/DescriptorReads``.
+private struct MemoryFiles: FileSystem {
+    let bytes: Int
+    final class File: StorageFile {
+        let path: String
+        let storage: [UInt8]
+        init(path: String, bytes: Int) {
+            self.path = path
+            storage = [UInt8](repeating: 0, count: bytes)
+        }
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+            let start = Swift.min(Int(offset), storage.count)
+            let count = Swift.min(buffer.count, storage.count - start)
+            storage.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: count) }
+            return count
+        }
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws { throw StoreError(.invalidArgument, "read only") }
+        func sync() throws {}
+        func size() throws -> Int64 { Int64(storage.count) }
+        func truncate(to size: Int64) throws { throw StoreError(.invalidArgument, "read only") }
+        func close() throws {}
+    }
+    func open(_ path: String, mode: OpenMode) throws -> any StorageFile { File(path: path, bytes: bytes) }
+    func exists(_ path: String) -> Bool { true }
+    func rename(_ source: String, to destination: String) throws {}
+    func remove(_ path: String) throws {}
+    func createDirectory(_ path: String) throws {}
+    func syncDirectory(_ path: String) throws {}
+    func contentsOfDirectory(_ path: String) throws -> [String] { [] }
+    func fileSize(_ path: String) throws -> Int64 { Int64(bytes) }
+    func lock(_ path: String) throws -> any FileLock { throw StoreError(.invalidArgument, "no locks") }
 }

@@ -1,9 +1,11 @@
 /// An open SSTable: footer, indexes, filters, properties and dictionary in
-/// memory; data blocks read on demand through the ``BlockCache``.
+/// memory; data blocks read on demand through the ``BlockCache``, from a
+/// descriptor the ``TableFileCache`` opens on demand (and closes when more
+/// than its cap are open).
 ///
-/// Immutable after ``open(fileSystem:path:fileNumber:cache:)``, so one reader
-/// serves any number of threads at once. Every decoding problem surfaces as
-/// ``StoreError/Code/corruption`` naming the file and offset.
+/// Immutable after ``open(fileSystem:path:fileNumber:cache:tableFiles:)``,
+/// so one reader serves any number of threads at once. Every decoding
+/// problem surfaces as ``StoreError/Code/corruption`` naming the file and offset.
 final class SSTableReader: Sendable {
     /// The file's path.
     let path: String
@@ -16,7 +18,8 @@ final class SSTableReader: Sendable {
     /// The properties block.
     let properties: SSTableProperties
 
-    private let file: any StorageFile
+    /// The descriptor data blocks are read from (opened on demand).
+    let file: TableFile
     /// Where the footer starts: no block reaches past it.
     private let dataEnd: UInt64
     private let index: Block
@@ -29,30 +32,40 @@ final class SSTableReader: Sendable {
     /// The footer.
     let footer: Footer
 
-    /// Opens the SSTable at `path`, reading and checking its footer, metaindex,
-    /// properties, filters, dictionary and index.
     /// Bytes this open table holds in memory for its whole life: the index
     /// block, the bloom and prefix filters, the compression dictionary.
     var residentBytes: Int {
         index.bytes.count + (bloom?.byteCount ?? 0) + (prefixFilter?.byteCount ?? 0) + (dictionary?.size ?? 0)
     }
 
-    static func open(fileSystem: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> SSTableReader {
+    /// Opens the SSTable at `path`, reading and checking its footer, metaindex,
+    /// properties, filters, dictionary and index.
+    ///
+    /// - Parameter tableFiles: the descriptor cache its data block reads go
+    ///   through; nil: one of its own, without a cap (a reader opened alone,
+    ///   by inspection or tests, keeps its descriptor until ``close()``).
+    static func open(
+        fileSystem: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?, tableFiles: TableFileCache? = nil
+    ) throws -> SSTableReader {
+        tableFiles?.makeRoom()
         let file = try fileSystem.open(path, mode: .read)
         do {
-            return try SSTableReader(file: file, path: path, fileNumber: fileNumber, cache: cache)
+            return try SSTableReader(file: file, fileSystem: fileSystem, path: path, fileNumber: fileNumber, cache: cache,
+                                     tableFiles: tableFiles ?? TableFileCache(capacity: .max))
         } catch {
             try? file.close()
             throw error
         }
     }
 
-    /// Opens an SSTable on an already open file; the reader owns the handle from here.
-    init(file: any StorageFile, path: String, fileNumber: UInt64, cache: BlockCache?) throws {
-        self.file = file
+    /// Opens an SSTable on an already open file, which `tableFiles` owns
+    /// once the init succeeds (the caller closes it if the init throws).
+    private init(file: any StorageFile, fileSystem: any FileSystem, path: String, fileNumber: UInt64, cache: BlockCache?,
+                 tableFiles: TableFileCache) throws {
         self.path = path
         self.fileNumber = fileNumber
         self.cache = cache
+        let source = OpenFileSource(file: file)
         let size = try file.size()
         guard size >= Int64(SSTableFormat.footerSize) else {
             throw StoreError.corruption("file too small for an SSTable (\(size) bytes)", file: path, offset: 0)
@@ -65,7 +78,7 @@ final class SSTableReader: Sendable {
         self.footer = footer
         formatVersion = footer.version
 
-        let metaindex = try BlockReading.readBlock(file: file, path: path, handle: footer.metaindex, dataEnd: dataEnd, dictionary: nil)
+        let metaindex = try BlockReading.readBlock(file: source, path: path, handle: footer.metaindex, dataEnd: dataEnd, dictionary: nil)
         var handles: [String: BlockHandle] = [:]
         var cursor = BlockCursor(block: metaindex, keyBuffer: ScratchBuffer(), internalKeys: false)
         try cursor.seekToFirst()
@@ -82,13 +95,13 @@ final class SSTableReader: Sendable {
             throw StoreError.corruption("SSTable has no properties block", file: path, offset: Int64(footer.metaindex.offset))
         }
         properties = try SSTableProperties.decode(
-            try BlockReading.readBlock(file: file, path: path, handle: propertiesHandle, dataEnd: dataEnd, dictionary: nil))
+            try BlockReading.readBlock(file: source, path: path, handle: propertiesHandle, dataEnd: dataEnd, dictionary: nil))
 
         if let handle = handles[SSTableFormat.MetaName.dictionary] {
             guard handle.size <= UInt64(SSTableFormat.maxDictionarySizeBytes) else {
                 throw StoreError.corruption("dictionary larger than the limit", file: path, offset: Int64(handle.offset))
             }
-            let bytes = try BlockReading.readBytes(file: file, path: path, handle: handle, dataEnd: dataEnd)
+            let bytes = try BlockReading.readBytes(file: source, path: path, handle: handle, dataEnd: dataEnd)
             guard let dictionary = bytes.withUnsafeBytes({ ZstdDecompressionDictionary($0) }) else {
                 throw StoreError.corruption("zstd rejects the file's dictionary", file: path, offset: Int64(handle.offset))
             }
@@ -96,22 +109,27 @@ final class SSTableReader: Sendable {
         } else {
             dictionary = nil
         }
-        bloom = try Self.readFilter(handles[SSTableFormat.MetaName.bloomFilter], file: file, path: path, dataEnd: dataEnd)
-        prefixFilter = try Self.readFilter(handles[SSTableFormat.MetaName.prefixFilter], file: file, path: path, dataEnd: dataEnd)
-        index = try BlockReading.readBlock(file: file, path: path, handle: footer.index, dataEnd: dataEnd, dictionary: nil)
+        bloom = try Self.readFilter(handles[SSTableFormat.MetaName.bloomFilter], source: source, path: path, dataEnd: dataEnd)
+        prefixFilter = try Self.readFilter(handles[SSTableFormat.MetaName.prefixFilter], source: source, path: path, dataEnd: dataEnd)
+        index = try BlockReading.readBlock(file: source, path: path, handle: footer.index, dataEnd: dataEnd, dictionary: nil)
+        // Last, when nothing can throw: a file that fails to open never takes a place in the cache.
+        self.file = tableFiles.adopt(file, path: path, fileSystem: fileSystem)
     }
 
-    private static func readFilter(_ handle: BlockHandle?, file: any StorageFile, path: String, dataEnd: UInt64) throws -> BloomFilter? {
+    private static func readFilter(_ handle: BlockHandle?, source: OpenFileSource, path: String, dataEnd: UInt64) throws -> BloomFilter? {
         guard let handle else { return nil }
-        let bytes = try BlockReading.readBytes(file: file, path: path, handle: handle, dataEnd: dataEnd)
+        let bytes = try BlockReading.readBytes(file: source, path: path, handle: handle, dataEnd: dataEnd)
         guard let filter = bytes.withUnsafeBytes({ BloomFilter(stored: $0) }) else {
             throw StoreError.corruption("filter block too short", file: path, offset: Int64(handle.offset))
         }
         return filter
     }
 
-    /// Closes the file. The reader must not be used afterwards.
+    /// Closes the descriptor (after reads in flight). Later reads of data
+    /// blocks throw ``StoreError/Code/closed``. Idempotent.
     func close() throws { try file.close() }
+
+    deinit { try? file.close() }
 
     // MARK: Filters
 

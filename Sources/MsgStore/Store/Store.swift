@@ -41,12 +41,22 @@ public final class Store: Sendable {
         guard options.maxValueBytes <= StoreOptions.valueBytesLimit, options.maxKeyBytes <= 64 << 10 else {
             throw StoreError(.invalidArgument, "maxValueBytes must be at most \(StoreOptions.valueBytesLimit) and maxKeyBytes at most 65536")
         }
+        guard options.maxOpenTableFiles >= 1 else {
+            throw StoreError(.invalidArgument, "maxOpenTableFiles must be at least 1")
+        }
         return Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
     }
 
-    /// Finishes queued writes, closes the store's queues, syncs and closes the
-    /// log, and releases the directory. Blocks the calling thread; in async
-    /// code use `close() async`.
+    /// Closes the store's queues, stops flushes and compactions, finishes
+    /// queued writes, syncs and closes the log, closes the SSTables, and
+    /// releases the directory. Blocks the calling thread; in async code use
+    /// `close() async`.
+    ///
+    /// Returns promptly even while a long compaction runs: a running flush
+    /// or compaction is abandoned within a few blocks (what it wrote is
+    /// deleted; its inputs, and the log holding a memtable's rows, stay), and
+    /// writers stalled on it go on. Nothing acknowledged is lost: the next
+    /// open replays the log.
     public func close() throws { try engine.close() }
 
     /// The directory the store lives in.

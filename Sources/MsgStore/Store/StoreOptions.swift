@@ -75,6 +75,18 @@ public struct StoreOptions: Sendable {
     /// Compaction output files are cut at about this size.
     public var targetFileBytes: Int = 4 << 20
 
+    /// SSTable descriptors kept open, at most (LevelDB's `max_open_files`).
+    /// An open SSTable keeps its index, filters and dictionary in memory
+    /// (``StoreStatistics/tableMetadataBytes``) but reads its data blocks
+    /// through a descriptor that is opened on demand and, past this many,
+    /// closed again least recently used first (CLOCK). A descriptor is never
+    /// closed under a read in flight, so concurrent reads may exceed the cap
+    /// by one each, briefly. Reads that miss the block cache in a file whose
+    /// descriptor was closed pay an `open(2)` (``StoreStatistics/tableFileReopens``).
+    /// The default leaves about half of the common soft limit of 1,024
+    /// descriptors to the log, queues and the server's connections. At least 1.
+    public var maxOpenTableFiles: Int = 500
+
     /// The manifest is rewritten as a fresh snapshot past this size.
     public var maxManifestBytes: Int = 16 << 20
 

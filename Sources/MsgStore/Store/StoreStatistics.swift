@@ -55,6 +55,14 @@ public struct StoreStatistics: Sendable, Equatable {
     /// Bytes the open SSTables hold in memory outside the block cache: index
     /// blocks, bloom and prefix filters, compression dictionaries.
     public var tableMetadataBytes: Int = 0
+    /// SSTable descriptors open now (at most ``StoreOptions/maxOpenTableFiles``,
+    /// but for reads in flight).
+    public var openTableFiles: Int = 0
+    /// SSTable descriptors opened again for a read after being closed to
+    /// respect ``StoreOptions/maxOpenTableFiles`` (0 while the cap is never reached).
+    public var tableFileReopens: UInt64 = 0
+    /// SSTable descriptors closed to respect ``StoreOptions/maxOpenTableFiles``.
+    public var tableFileEvictions: UInt64 = 0
 
     /// (flush + compaction bytes written) / flush bytes written: how many times
     /// each flushed byte is rewritten by compaction (1 = never).
@@ -112,6 +120,10 @@ extension Engine {
         statistics.rowCacheMisses = UInt64(rows.misses)
         statistics.rowCacheBytes = rows.bytes
         statistics.tableMetadataBytes = metadataBytes
+        let tables = tableFiles.statistics
+        statistics.openTableFiles = tables.openFiles
+        statistics.tableFileReopens = tables.reopens
+        statistics.tableFileEvictions = tables.evictions
         return statistics
     }
 }

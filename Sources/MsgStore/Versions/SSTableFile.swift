@@ -1,11 +1,12 @@
 import Synchronization
 
-/// A live SSTable of a partition: its manifest metadata and its open reader.
+/// A live SSTable of a partition: its manifest metadata and its open reader
+/// (whose descriptor the engine's ``TableFileCache`` opens and closes).
 ///
 /// Versions and in-flight reads hold `SSTableFile`s; a file dropped from the
 /// current version by a compaction is marked obsolete, and is deleted from
 /// disk when the last holder lets go (reference counting does the bookkeeping
-/// LevelDB's `Version` ref counts do).
+/// LevelDB's `Version` ref counts do) — after its descriptor is closed.
 final class SSTableFile: Sendable {
     let metadata: FileMetadata
     let path: String
@@ -14,7 +15,7 @@ final class SSTableFile: Sendable {
     private let cache: BlockCache?
     private let obsolete = Atomic<Bool>(false)
 
-    init(metadata: FileMetadata, directory: String, fileSystem: any FileSystem, cache: BlockCache?) throws {
+    init(metadata: FileMetadata, directory: String, fileSystem: any FileSystem, cache: BlockCache?, tableFiles: TableFileCache) throws {
         self.metadata = metadata
         self.cache = cache
         self.path = joinPath(directory, StoreFileNames.table(metadata.number))
@@ -22,7 +23,8 @@ final class SSTableFile: Sendable {
         guard fileSystem.exists(path) else {
             throw StoreError.corruption("the manifest lists \(StoreFileNames.table(metadata.number)), which is missing", file: path, offset: nil)
         }
-        self.reader = try SSTableReader.open(fileSystem: fileSystem, path: path, fileNumber: metadata.number, cache: cache)
+        self.reader = try SSTableReader.open(fileSystem: fileSystem, path: path, fileNumber: metadata.number, cache: cache,
+                                             tableFiles: tableFiles)
         guard reader.fileSize == metadata.size else {
             throw StoreError.corruption("file is \(reader.fileSize) bytes; the manifest says \(metadata.size)", file: path, offset: nil)
         }
@@ -32,7 +34,7 @@ final class SSTableFile: Sendable {
     func markObsolete() { obsolete.store(true, ordering: .releasing) }
 
     deinit {
-        try? reader.close()
+        try? reader.close()  // the cached descriptor goes first: never one open on a removed file
         if obsolete.load(ordering: .acquiring) {
             try? fileSystem.remove(path)
             // Blocks of a deleted file can never be read again: free their memory now.

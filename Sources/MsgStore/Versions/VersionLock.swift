@@ -29,7 +29,11 @@
 ///    `CommitPipeline.fail(_:)`) — never the reverse.
 /// 3. A partition's lock, the log manager's segment lock, the pipeline's
 ///    lock (when taken under the version lock), the block cache's and the
-///    row cache's locks are leaves: nothing is taken while they are held.
+///    row cache's locks are leaves: nothing is taken while they are held —
+///    but for the ``TableFileCache``'s locks (a ``TableFile``'s transition
+///    lock, then the cache's lock), which may be taken under any engine lock
+///    (an SSTable whose last holder lets go closes its descriptor) and take
+///    no other engine lock themselves.
 /// 4. ``StoreLifecycle``'s queue registry lock is held only while a queue
 ///    opens (the queue's own locks), never with any engine lock.
 final class VersionLock: @unchecked Sendable {

@@ -211,7 +211,7 @@ final class CommitPipeline: @unchecked Sendable {
             lock.lock()
             leaderActive = false
             lock.broadcast()
-            if queueHead < queue.count && queue[queueHead].continuation != nil { logThreadWakeup.broadcast() }
+            wakeLogThreadIfItHasWork()
             lock.unlock()
         }
         return try body()
@@ -221,6 +221,15 @@ final class CommitPipeline: @unchecked Sendable {
     /// as soon as its group ends).
     var finishedRequestBytes: Int {
         lock.withLock { queue[..<queueHead].reduce(0) { $0 + $1.batch.bytes.count - WriteBatch.headerSize } }
+    }
+
+    /// Wakes the log thread when a leader that is not the log thread lets
+    /// go and the thread has something to do: lead the async writer now at
+    /// the head of the queue, or — once ``shutdown()`` asked — exit (it
+    /// waits for the leadership to end first, and nothing else would wake
+    /// it). REQUIRES: lock held.
+    private func wakeLogThreadIfItHasWork() {
+        if stopping || (queueHead < queue.count && queue[queueHead].continuation != nil) { logThreadWakeup.broadcast() }
     }
 
     /// The error that stopped the pipeline, if any.
@@ -326,7 +335,7 @@ final class CommitPipeline: @unchecked Sendable {
         } else {
             leaderActive = false
             lock.broadcast()
-            if queueHead < queue.count && queue[queueHead].continuation != nil { logThreadWakeup.broadcast() }
+            wakeLogThreadIfItHasWork()
         }
         lock.unlock()
         for (continuation, result) in continuations {

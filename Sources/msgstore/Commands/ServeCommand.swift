@@ -67,10 +67,10 @@ struct ServeCommand: AsyncParsableCommand {
     /// what the server runs.
     static func engineStorageOptions(
         directory: String, sync: SyncMode, walSegmentMib: Int = defaultWalSegmentMib,
-        memtableBudgetMib: Int = defaultMemtableBudgetMib
+        memtableBudgetMib: Int = defaultMemtableBudgetMib, maxOpenTableFiles: Int? = nil
     ) -> EngineStorageOptions {
         EngineStorageOptions(dataDirectory: directory, sync: sync, walSegmentBytes: walSegmentMib << 20,
-                             memtableBudgetBytes: memtableBudgetMib << 20)
+                             memtableBudgetBytes: memtableBudgetMib << 20, maxOpenTableFiles: maxOpenTableFiles)
     }
 
     @Option(name: .long, help: "Storage backend: engine (the data directory) or memory (nothing persists).")
@@ -112,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("--max-connections \(maxConnections) lowered to \(descriptors.connections): the descriptor limit leaves no more")
         }
         let syncMode = SyncMode(rawValue: sync) ?? .always
-        let (messagingStorage, dataDescription) = try await openStorage(sync: syncMode, logger: logger)
+        let (messagingStorage, dataDescription) = try await openStorage(sync: syncMode, maxOpenTableFiles: descriptors.tableFiles, logger: logger)
         let server = MessagingServer(
             storage: messagingStorage,
             options: ServerOptions(
@@ -133,14 +133,14 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Opens the chosen storage; returns it and a description of where the data is.
-    private func openStorage(sync: SyncMode, logger: Logger) async throws -> (any MessagingStorage, String) {
+    private func openStorage(sync: SyncMode, maxOpenTableFiles: Int, logger: Logger) async throws -> (any MessagingStorage, String) {
         switch storage {
         case .memory:
             return (InMemoryMessagingStorage(), "in memory (nothing persists)")
         case .engine:
             let directory = URL(fileURLWithPath: data).standardizedFileURL.path
             let options = Self.engineStorageOptions(directory: directory, sync: sync, walSegmentMib: walSegmentMib,
-                                                    memtableBudgetMib: memtableBudgetMib)
+                                                    memtableBudgetMib: memtableBudgetMib, maxOpenTableFiles: maxOpenTableFiles)
             let engine = try await makeEngineMessagingStorage(options: options, logger: logger)
             return (engine, "\(directory) (sync \(sync.rawValue))")
         }

@@ -40,13 +40,14 @@ import Testing
     }
 
     /// Whitebox crash points: the writer kills itself (SIGKILL) the N-th time
-    /// it reaches a named point inside a flush, a compaction, a manifest swap
-    /// or a log roll — the narrow windows random kills rarely hit. After
+    /// it reaches a named point inside a flush, a compaction (mid-output
+    /// too: open deletes the unfinished file), a manifest swap or a log roll
+    /// — the narrow windows random kills rarely hit. After
     /// each, every acknowledged batch is whole, none is partial, `verify`
     /// finds the directory sound, and so it stays over two more reopens.
     @Test(arguments: [
         "flush-before-manifest-edit:3", "flush-after-manifest-edit:3",
-        "compaction-before-manifest-edit:2", "compaction-after-manifest-edit:2",
+        "compaction-progress:3", "compaction-before-manifest-edit:2", "compaction-after-manifest-edit:2",
         "manifest-before-current-swap:1", "log-roll-before-create:3",
     ])
     func killedAtACrashPointLosesNothing(_ point: String) throws {
