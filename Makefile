@@ -1,6 +1,7 @@
 # The two commands of the README's quick start:
 #   make serve   build (release) and run the server on ./msgstore-data, 127.0.0.1:8080
-#   make test    every test: debug unit/property/crash tests, then release-mode volume tests
+#   make test    every test: debug unit/property/crash tests, then release-mode volume tests,
+#                the docs, then the engine suites under ASan (MSGSTORE_CI_ASAN=0 skips those)
 # and, besides them, `make asan` / `make tsan`: the debug suite under a sanitizer.
 # Both install what is missing first (libzstd-dev from Debian).
 
@@ -32,12 +33,12 @@ fuzz: deps
 
 # The test suite under AddressSanitizer / ThreadSanitizer, each in its own build directory
 # (.build-asan, .build-tsan); `make asan FILTER=MsgStoreTests` for one target or suite.
-# Options, suppressions and the time-out scale: Tools/sanitize.sh, docs/reliability.md#sanitizers.
+# Options and suppressions: Tools/sanitize.sh, docs/reliability.md#sanitizers.
 asan: deps
-	@SWIFT="$(SWIFT)" Tools/sanitize.sh address $(FILTER)
+	@SWIFT="$(SWIFT)" Tools/sanitize.sh address "$(FILTER)"
 
 tsan: deps
-	@SWIFT="$(SWIFT)" Tools/sanitize.sh thread $(FILTER)
+	@SWIFT="$(SWIFT)" Tools/sanitize.sh thread "$(FILTER)"
 
 # msgstore against RocksDB and LevelDB (Debian's librocksdb-dev/libleveldb-dev, built by
 # Tools/peers) on the standard workload, engines alternated, medians and ratios

@@ -11,7 +11,10 @@
 #     4 by default here: 40 s for the ten targets, after a sanitizer build of
 #     about 6 minutes on 2 cores);
 #  6. the library's documentation (DocC), which fails on any warning: a broken
-#     symbol link or an undocumented parameter of a public API.
+#     symbol link or an undocumented parameter of a public API;
+#  7. the engine suites (MsgStoreTests) under AddressSanitizer, in their own build
+#     directory (.build-asan; Tools/sanitize.sh). MSGSTORE_CI_ASAN=0 skips this step
+#     (locally: it is a second full build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
@@ -35,3 +38,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-4} Tools/fuzz.sh
 echo "== documentation (make docs: DocC, warnings are errors)" >&2
 make --no-print-directory docs >"${TMPDIR:-/tmp}/msgstore-docs.log" 2>&1 || {
   grep -E '^(error|warning)' -A4 "${TMPDIR:-/tmp}/msgstore-docs.log" >&2; echo "make docs failed" >&2; exit 1; }
+if [ "${MSGSTORE_CI_ASAN:-1}" != 0 ]; then
+  echo "== AddressSanitizer: the engine suites (make asan FILTER=MsgStoreTests; MSGSTORE_CI_ASAN=0 skips)" >&2
+  Tools/sanitize.sh address MsgStoreTests
+fi
