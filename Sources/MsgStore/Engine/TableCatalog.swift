@@ -42,6 +42,7 @@ struct TableCatalog: Sendable {
         let before = catalog
         var states: [TableState] = []
         var seenIds: [UInt32: String] = [:]
+        var totalPartitions = catalog.entries.reduce(0) { $0 + $1.partitionCount }
 
         func register(name: String, partitions: Int, kind: UInt8) throws -> UInt32 {
             guard !name.isEmpty, partitions >= 1, partitions <= 4096 else {
@@ -59,6 +60,12 @@ struct TableCatalog: Sendable {
                         file: path)
                 }
             } else {
+                // The bound a SCHEMA is read with (so that a store that opens can be opened again).
+                totalPartitions += partitions
+                guard totalPartitions <= SchemaCatalog.maxTotalPartitions else {
+                    throw StoreError(.invalidArgument,
+                        "\"\(name)\": the tables and indexes would have \(totalPartitions) partitions in all; a store may have \(SchemaCatalog.maxTotalPartitions)")
+                }
                 catalog.entries.append(.init(id: id, name: name, partitionCount: partitions, kind: kind))
             }
             return id

@@ -53,6 +53,12 @@ struct SchemaCatalog: Equatable {
     // File name: ``StoreFileNames/schema``.
     static let magic = Array("MSGSCHM1".utf8)
     static let version: UInt32 = 1
+    /// The most partitions all tables and indexes of a store may have together.
+    /// Each costs about 1 MiB of address space and 32 KiB of memory from open
+    /// on (its memtable's first arena chunk and insert hints): without a bound
+    /// a SCHEMA (crafted, or written by a buggy version) could make open
+    /// allocate without limit. 16,384 is 400 times what the messaging server declares.
+    static let maxTotalPartitions = 16_384
 
     var entries: [Entry] = []
 
@@ -87,6 +93,7 @@ struct SchemaCatalog: Equatable {
             guard let count = cursor.readFixed32() else { throw StoreError.corruption("truncated schema", file: path, offset: 12) }
             var catalog = SchemaCatalog()
             var ids = Set<UInt32>()
+            var totalPartitions = 0
             for _ in 0..<count {
                 let at = Int64(cursor.offset)
                 guard let id = cursor.readFixed32(), let partitions = cursor.readFixed32(), let kind = cursor.readByte(),
@@ -103,6 +110,10 @@ struct SchemaCatalog: Equatable {
                 }
                 guard ids.insert(id).inserted else {
                     throw StoreError.corruption("schema names \"\(text)\" twice", file: path, offset: at)
+                }
+                totalPartitions += Int(partitions)
+                guard totalPartitions <= maxTotalPartitions else {
+                    throw StoreError.corruption("schema declares more than \(maxTotalPartitions) partitions in all", file: path, offset: at)
                 }
                 catalog.entries.append(Entry(id: id, name: text, partitionCount: Int(partitions), kind: kind))
             }

@@ -21,7 +21,9 @@ public struct RowKey: Hashable, Sendable {
 public struct TableSchema: Sendable {
     /// The table's name, unique in the store.
     public var name: String
-    /// Number of partitions, 1...4096.
+    /// Number of partitions, 1...4096. All tables and indexes of a store
+    /// together may have at most 16,384 (each costs about 1 MiB of address
+    /// space and 32 KiB of memory while the store is open).
     public var partitionCount: Int
     /// Secondary indexes maintained with every write to the table.
     public var indexes: [IndexSchema]

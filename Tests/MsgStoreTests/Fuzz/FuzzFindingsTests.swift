@@ -83,6 +83,35 @@ import Testing
         }
     }
 
+    /// schema target: every partition costs its memtable's first arena chunk
+    /// (1 MiB of address space) and insert hints (32 KiB) from open on, and a
+    /// SCHEMA could declare any number of 4,096-partition tables: a 131-byte
+    /// file made open allocate 2.4 GB (22 s under the fuzzer). The partitions
+    /// of all tables together are bounded; a file past the bound is corruption.
+    @Test func aSchemaDeclaringMorePartitionsThanAStoreMayHaveIsCorruption() throws {
+        let directory = TestDirectory()
+        var catalog = SchemaCatalog()
+        for index in 0..<5 {
+            catalog.entries.append(.init(id: tableId(for: "t\(index)"), name: "t\(index)", partitionCount: 4096, kind: 0))
+        }
+        let path = directory.file(StoreFileNames.schema)
+        try fileSystem.writeAtomically(catalog.encode(), to: path)
+        expectCorruption(file: path, offset: 16 + 4 * (4 + 4 + 1 + 1 + 2)) {
+            _ = try SchemaCatalog.decode(try fileSystem.open(path, mode: .read).readAll(), path: path)
+        }
+    }
+
+    /// The same bound when tables are declared: a store that opens can be opened again.
+    @Test func declaringMorePartitionsThanAStoreMayHaveIsRefused() throws {
+        let directory = TestDirectory()
+        let tables = (0..<5).map { TableSchema(name: "t\($0)", partitionCount: 4096) }
+        #expect {
+            _ = try Store.open(at: directory.path, tables: tables)
+        } throws: { error in
+            (error as? StoreError)?.code == .invalidArgument
+        }
+    }
+
     // MARK: Queue segments
 
     /// A queue directory whose one segment holds messages with `sequences`.
