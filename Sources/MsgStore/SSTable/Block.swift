@@ -3,8 +3,9 @@
 ///
 /// Invariants, checked once by ``make(taking:count:file:fileOffset:)``:
 /// the restart array lies inside the bytes, starts at 0, is strictly
-/// increasing, and every restart is below ``restartsOffset`` (the end of the
-/// entries). The bytes are never written after construction, which is why the
+/// increasing, every restart is below ``restartsOffset`` (the end of the
+/// entries), and the entry at every restart shares no prefix with the one
+/// before (a seek starts decoding there). The bytes are never written after construction, which is why the
 /// type may be `Sendable` although it holds a raw pointer.
 final class Block: @unchecked Sendable {
     /// The memory owned by this block; the block's bytes are a prefix of it.
@@ -57,6 +58,7 @@ final class Block: @unchecked Sendable {
         let count = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self)))
         guard count >= 1, count <= (bytes.count - 4) / 4 else { return nil }
         let restartsOffset = bytes.count - 4 - 4 * count
+        let entries = UnsafeRawBufferPointer(rebasing: bytes[..<restartsOffset])
         var previous = -1
         for i in 0..<count {
             let restart = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: restartsOffset + 4 * i, as: UInt32.self)))
@@ -64,6 +66,9 @@ final class Block: @unchecked Sendable {
                 guard restart == 0 else { return nil }
             } else {
                 guard restart > previous, restart < restartsOffset else { return nil }
+                // A restart entry holds a whole key: its shared length (the first varint) is 0.
+                var cursor = ByteCursor(entries, offset: restart)
+                guard cursor.readVarint() == 0 else { return nil }
             }
             previous = restart
         }

@@ -52,6 +52,57 @@ import Testing
         }
     }
 
+    // MARK: SSTables
+
+    /// sstable target: a data block whose restart array points at an entry
+    /// that shares a prefix with the one before (not a whole key). Reading in
+    /// order never looks at restart points, so `verify` (and a scan) found
+    /// the file sound, while a `get` or seek — a binary search over the
+    /// restart points — failed on it. A block is now checked when it is
+    /// loaded: every restart point must start a whole key.
+    @Test func aRestartPointInsideAPrefixRunIsCorruptionForEveryReader() throws {
+        let directory = TestDirectory()
+        let path = directory.file("000001.sst")
+        var entries: [TestEntry] = []
+        for i in 0..<6 {
+            let userKey = Array("user-00\(i)".utf8)
+            entries.append(TestEntry(key: InternalKey.make(userKey: userKey, sequence: UInt64(10 + i), kind: .value), value: [UInt8(i)]))
+        }
+        var options = SSTableOptions()
+        options.compressionLevel = nil
+        options.restartInterval = 2
+        try TableTesting.build(entries, at: path, options: options)
+
+        // The only data block: point restart 1 at entry 1 (which shares "user-00" with entry 0), fix the CRC.
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let table = try TableTesting.open(path)
+        var index = BlockCursor(block: table.indexBlock, keyBuffer: ScratchBuffer(), internalKeys: true)
+        try index.seekToFirst()
+        let handle = try table.decodeHandle(index.value)
+        var cursor = BlockCursor(block: try table.readDataBlockUncached(handle), keyBuffer: ScratchBuffer(), internalKeys: true)
+        try cursor.seekToFirst()
+        try cursor.next()
+        let entry1 = UInt32(cursor.current)
+        try table.close()
+        let size = Int(handle.size)
+        let restartCount = Int(bytes[size - 4])
+        #expect(restartCount == 3)
+        let restart1 = size - 4 - 4 * restartCount + 4
+        for i in 0..<4 { bytes[restart1 + i] = UInt8(truncatingIfNeeded: entry1 >> (8 * UInt32(i))) }
+        let crc = CRC32C.mask(bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[..<(size + 5)])) })
+        for i in 0..<4 { bytes[size + 5 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let problems = SSTableInspection.verify(path: path, fileSystem: fileSystem)
+        #expect(problems.first?.offset == 0 && problems.first?.message.contains("restart") == true, "verify: \(problems)")
+        let reopened = try TableTesting.open(path)
+        defer { try? reopened.close() }
+        expectCorruption(file: path, offset: 0) { _ = try TableTesting.scan(reopened) }
+        for entry in entries {
+            expectCorruption(file: path, offset: 0) { _ = try reopened.get(entry.userKey, snapshotSequence: entry.sequence) }
+        }
+    }
+
     // MARK: SCHEMA
 
     static let kvOnly = [TableSchema(name: "kv", partitionCount: 1)]
