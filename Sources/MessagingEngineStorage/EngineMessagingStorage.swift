@@ -37,6 +37,39 @@ public final class EngineMessagingStorage: MessagingStorage {
     /// Reads that missed every cache and ran on the read pool, since open.
     public var readsOffloaded: Int { readsOnPool.load(ordering: .relaxed) }
 
+    /// Logs an engine event with its figures: flushes and compactions at
+    /// info, recovery and slow syncs at notice.
+    static func log(_ event: StoreEvent, to logger: Logger) {
+        switch event {
+        case .flushed(let info):
+            logger.info("flush: \(info.table)#\(info.partition), \(info.bytesWritten) bytes in \(info.files) files, \(info.microseconds / 1000) ms",
+                        metadata: ["event": "flush", "table": .string(info.table), "partition": .stringConvertible(info.partition),
+                                   "memtable_bytes": .stringConvertible(info.memtableBytes), "bytes_written": .stringConvertible(info.bytesWritten),
+                                   "files": .stringConvertible(info.files), "duration_us": .stringConvertible(info.microseconds)])
+        case .compacted(let info):
+            logger.info("""
+                compaction: \(info.table)#\(info.partition) L\(info.level)→L\(info.level + 1), \(info.inputFiles) files \
+                \(info.bytesRead) bytes → \(info.outputFiles) files \(info.bytesWritten) bytes, \(info.microseconds / 1000) ms
+                """,
+                        metadata: ["event": "compaction", "table": .string(info.table), "partition": .stringConvertible(info.partition),
+                                   "level": .stringConvertible(info.level), "input_files": .stringConvertible(info.inputFiles),
+                                   "bytes_read": .stringConvertible(info.bytesRead), "output_files": .stringConvertible(info.outputFiles),
+                                   "bytes_written": .stringConvertible(info.bytesWritten), "duration_us": .stringConvertible(info.microseconds)])
+        case .recovered(let info):
+            logger.notice("""
+                recovery: replayed \(info.logRecords) log records from \(info.logSegments) segments, \
+                \(info.tornTails) torn tails cut, opened in \(info.microseconds / 1000) ms
+                """,
+                          metadata: ["event": "recovery", "log_segments": .stringConvertible(info.logSegments),
+                                     "log_records": .stringConvertible(info.logRecords), "torn_tails": .stringConvertible(info.tornTails),
+                                     "duration_us": .stringConvertible(info.microseconds)])
+        case .slowSync(let info):
+            logger.notice("slow fsync: \(info.file), \(info.bytes) bytes in \(info.microseconds / 1000) ms",
+                          metadata: ["event": "slow_sync", "file": .string(info.file), "bytes": .stringConvertible(info.bytes),
+                                     "duration_us": .stringConvertible(info.microseconds)])
+        }
+    }
+
     /// Opens (creating if needed) the messaging data in `options.dataDirectory`.
     public init(options: EngineStorageOptions, logger: Logger = Logger(label: "msgstore.storage")) throws {
         var storeOptions = StoreOptions()
@@ -47,6 +80,7 @@ public final class EngineMessagingStorage: MessagingStorage {
             storeOptions.memtableBudgetBytes = bytes
             storeOptions.memtableBytes = min(storeOptions.memtableBytes, max(bytes / 8, 64 << 10))
         }
+        storeOptions.eventListener = { [logger] event in Self.log(event, to: logger) }
         store = try Store.open(at: options.dataDirectory, tables: EngineMessagingLayout.tables, options: storeOptions,
                                fileSystem: options.fileSystem)
         do {

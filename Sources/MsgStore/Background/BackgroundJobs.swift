@@ -46,6 +46,8 @@ final class BackgroundJobs: Sendable {
     let options: StoreOptions
     /// Every partition of the catalog.
     let partitions: [Partition]
+    /// Table and index names by id, for events.
+    let tableNames: [UInt32: String]
     /// Manifest edits, file numbers, compaction pointers.
     let versions: VersionSet
     /// Live log segments (forgotten once flushed).
@@ -64,13 +66,15 @@ final class BackgroundJobs: Sendable {
     private let stopRequested = Atomic<Bool>(false)
 
     /// Jobs over `partitions`, publishing through `versions`.
-    init(directory: String, fileSystem: any FileSystem, options: StoreOptions, partitions: [Partition], versions: VersionSet,
+    init(directory: String, fileSystem: any FileSystem, options: StoreOptions, partitions: [Partition],
+         tableNames: [UInt32: String] = [:], versions: VersionSet,
          log: LogManager, published: PublishedSequence, counters: EngineCounters, blockCache: BlockCache,
          tableFiles: TableFileCache, testHooks: TestHooks) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.options = options
         self.partitions = partitions
+        self.tableNames = tableNames
         self.versions = versions
         self.log = log
         self.published = published
@@ -108,6 +112,7 @@ final class BackgroundJobs: Sendable {
     /// manifest, swaps it in, and deletes log segments no longer needed.
     /// Runs without the version lock; takes it to publish.
     func flush(_ memtable: MemTable, of partition: Partition) throws {
+        let start = CommitClock.monotonicMicroseconds()
         var tableOptions = SSTableOptions()
         tableOptions.blockSizeBytes = options.blockBytes
         tableOptions.compressionLevel = 1
@@ -144,6 +149,10 @@ final class BackgroundJobs: Sendable {
             refreshLevel0Count(held)
             try deleteObsoleteLogs(held)
         }
+        options.eventListener?(.flushed(StoreEvent.FlushInfo(
+            table: tableNames[partition.id.tableId] ?? "\(partition.id.tableId)", partition: partition.id.partition, memtableBytes: memtable.approximateBytes,
+            bytesWritten: output.reduce(0) { $0 + $1.metadata.size }, files: output.count,
+            microseconds: CommitClock.monotonicMicroseconds() - start)))
     }
 
     /// Deletes log segments older than every unflushed memtable.

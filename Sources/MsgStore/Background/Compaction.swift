@@ -86,6 +86,7 @@ extension BackgroundJobs {
     /// Runs a compaction and installs its result. Runs without the version
     /// lock; takes it to publish.
     func compact(_ job: CompactionJob) throws {
+        let start = CommitClock.monotonicMicroseconds()
         // L0 files overlap each other: each is its own child. Compaction reads
         // bypass the block cache (one pass over old data must not evict hot blocks).
         var children: [any InternalIterator] = job.level == 0
@@ -134,5 +135,9 @@ extension BackgroundJobs {
             counters.compactionBytesWritten.add(outputs.reduce(0) { $0 + $1.metadata.size }, ordering: .relaxed)
             refreshLevel0Count(held)
         }
+        options.eventListener?(.compacted(StoreEvent.CompactionInfo(
+            table: tableNames[job.partition.id.tableId] ?? "\(job.partition.id.tableId)", partition: job.partition.id.partition, level: job.level,
+            inputFiles: job.inputs.count + job.overlapping.count, bytesRead: inputBytes, outputFiles: outputs.count,
+            bytesWritten: outputs.reduce(0) { $0 + $1.metadata.size }, microseconds: CommitClock.monotonicMicroseconds() - start)))
     }
 }

@@ -182,6 +182,7 @@ final class Engine: Sendable {
         let reads = ReadPath(rowCache: rowCache, published: published, testHooks: testHooks)
         self.reads = reads
         let jobs = BackgroundJobs(directory: directory, fileSystem: fileSystem, options: options, partitions: catalog.partitions,
+                                  tableNames: catalog.tablesById.mapValues(\.handle.name),
                                   versions: versions, log: log, published: published, counters: counters,
                                   blockCache: blockCache, tableFiles: tableFiles, testHooks: testHooks)
         let scheduler = BackgroundScheduler(lock: versionLock, jobs: jobs)

@@ -44,7 +44,12 @@ public final class Store: Sendable {
         guard options.maxOpenTableFiles >= 1 else {
             throw StoreError(.invalidArgument, "maxOpenTableFiles must be at least 1")
         }
-        return Store(engine: try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem))
+        let start = CommitClock.monotonicMicroseconds()
+        let engine = try Engine.open(at: directory, tables: tables, options: options, fileSystem: fileSystem)
+        options.eventListener?(.recovered(StoreEvent.RecoveryInfo(
+            logSegments: engine.recovery.segments.count, logRecords: engine.recovery.records,
+            tornTails: engine.recovery.tornTails.count, microseconds: CommitClock.monotonicMicroseconds() - start)))
+        return Store(engine: engine)
     }
 
     /// Closes the store's queues, stops flushes and compactions, finishes

@@ -103,6 +103,14 @@ public struct StoreOptions: Sendable {
     public var maxBatchBytes: Int = 64 << 20
 
     /// Default options: sync always, strict recovery.
+    /// Called with every ``StoreEvent`` (flushes, compactions, recovery,
+    /// slow syncs), on the thread that did the work: keep it short (a log
+    /// line, a counter). Nil: no events.
+    public var eventListener: (@Sendable (StoreEvent) -> Void)?
+    /// A log group whose write + `fdatasync` takes longer than this is
+    /// reported as ``StoreEvent/slowSync(_:)``. Default 100 ms.
+    public var slowSyncMicroseconds: Int64 = 100_000
+
     public init() {}
 
     /// Target bytes of `level` (≥ 1) in one partition.

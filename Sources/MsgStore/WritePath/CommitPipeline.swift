@@ -97,6 +97,11 @@ final class CommitPipeline: @unchecked Sendable {
     /// Counters.
     let stats = CommitStats()
 
+    /// Told of slow syncs (``StoreOptions/eventListener``).
+    private let eventListener: (@Sendable (StoreEvent) -> Void)?
+    /// What counts as a slow sync.
+    private let slowSyncMicroseconds: Int64
+
     /// A pipeline whose next batch gets sequence `lastSequence + 1`, stamped
     /// by `clock`; starts the log thread. `published` must already hold
     /// `lastSequence` and `clock.last`.
@@ -112,6 +117,8 @@ final class CommitPipeline: @unchecked Sendable {
         self.nextSequence = lastSequence + 1
         self.clock = clock
         self.maxGroupBytes = options.maxGroupCommitBytes
+        self.eventListener = options.eventListener
+        self.slowSyncMicroseconds = options.slowSyncMicroseconds
         self.followerWaitSeconds = Double(max(0, options.groupCommitWaitMicroseconds)) / 1e6
         threadRunning = true
         startThread(name: "msgstore-log") { [self] in logThreadLoop() }
@@ -407,10 +414,18 @@ final class CommitPipeline: @unchecked Sendable {
         }
         let shouldSync = wantsSync
         let lengthBefore = wal.writer.flushedLength
+        let syncStart = shouldSync && eventListener != nil ? CommitClock.monotonicMicroseconds() : 0
         do {
             try wal.commit(sync: shouldSync)
         } catch {
             return .failed(Self.storeError(error))
+        }
+        if syncStart > 0, let eventListener {
+            let elapsed = CommitClock.monotonicMicroseconds() - syncStart
+            if elapsed > slowSyncMicroseconds {
+                eventListener(.slowSync(StoreEvent.SlowSyncInfo(file: wal.writer.file.path, bytes: wal.writer.flushedLength - lengthBefore,
+                                                                 microseconds: elapsed)))
+            }
         }
         stats.logBytes.add(UInt64(wal.writer.flushedLength - lengthBefore), ordering: .relaxed)
         do {
