@@ -30,12 +30,15 @@ final class ServerProcess: @unchecked Sendable {
     /// Starts `msgstore serve --data DIR --port 0 EXTRA...` and waits until it listens;
     /// with `descriptorLimit`, under that `RLIMIT_NOFILE` (soft and hard, set by `ulimit -n`
     /// in a shell that then `exec`s the server, so the process is the server itself).
-    init(dataDirectory: URL, arguments: [String] = [], descriptorLimit: Int? = nil) throws {
+    /// With `environment`, those variables are added to this process's; with
+    /// `standardError`, the server's standard error goes to that file (else to the test's).
+    init(dataDirectory: URL, arguments: [String] = [], descriptorLimit: Int? = nil, environment: [String: String] = [:],
+         standardError: URL? = nil, logsRequests: Bool = false) throws {
         self.dataDirectory = dataDirectory
         guard FileManager.default.isExecutableFile(atPath: Self.binaryURL.path) else {
             throw ServerProcessError("msgstore binary not found at \(Self.binaryURL.path); run swift build first")
         }
-        let serve = ["serve", "--data", dataDirectory.path, "--port", "0", "--no-request-log"] + arguments
+        let serve = ["serve", "--data", dataDirectory.path, "--port", "0"] + (logsRequests ? [] : ["--no-request-log"]) + arguments
         if let descriptorLimit {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", Self.binaryURL.path] + serve
@@ -44,7 +47,15 @@ final class ServerProcess: @unchecked Sendable {
             process.arguments = serve
         }
         process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        if let standardError {
+            _ = FileManager.default.createFile(atPath: standardError.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: standardError)
+        } else {
+            process.standardError = FileHandle.standardError
+        }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         var buffer = Data()
@@ -115,6 +126,8 @@ struct ServerProcessError: Error, CustomStringConvertible {
 struct HTTPClient: Sendable {
     let baseURL: URL
     let session: URLSession
+    /// Sent as `Authorization: Bearer …` when set.
+    var bearer: String?
 
     init(baseURL: URL) {
         self.baseURL = baseURL
@@ -128,6 +141,7 @@ struct HTTPClient: Sendable {
     func send(_ method: String, _ path: String, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
         var request = URLRequest(url: URL(string: path, relativeTo: baseURL)!)
         request.httpMethod = method
+        if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
         if let json {
             request.httpBody = try JSONSerialization.data(withJSONObject: json)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -12,17 +12,20 @@ public struct ServerOptions: Sendable {
     public var logsRequests: Bool
     /// Connection cap, timeouts and request head limits.
     public var connections: ConnectionLimits
+    /// Bearer-token authentication: nil (the default) serves everyone.
+    public var apiKeys: APIKeys?
 
     /// Creates options; the defaults are the contract's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, limits: MessagingLimits = MessagingLimits(), logsRequests: Bool = true,
-        connections: ConnectionLimits = ConnectionLimits()
+        connections: ConnectionLimits = ConnectionLimits(), apiKeys: APIKeys? = nil
     ) {
         self.host = host
         self.port = port
         self.limits = limits
         self.logsRequests = logsRequests
         self.connections = connections
+        self.apiKeys = apiKeys
     }
 
     /// The request body limit: room for the largest content with every byte

@@ -30,6 +30,13 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(status: .badRequest, code: "bad_request", message: message)
     }
 
+    /// 401 `unauthorized`, with `WWW-Authenticate: Bearer` (RFC 6750; with
+    /// `error="invalid_token"` when a key was sent but is not accepted).
+    public static func unauthorized(_ message: String, invalidToken: Bool) -> APIError {
+        APIError(status: .unauthorized, code: "unauthorized", message: message,
+                 headers: [.wwwAuthenticate: invalidToken ? "Bearer realm=\"msgstore\", error=\"invalid_token\"" : "Bearer realm=\"msgstore\""])
+    }
+
     /// 404 `not_found`.
     public static func notFound(_ message: String) -> APIError {
         APIError(status: .notFound, code: "not_found", message: message)

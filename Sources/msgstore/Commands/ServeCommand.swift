@@ -11,7 +11,13 @@ import MsgStoreServer
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the messaging HTTP server (API: docs/api.md) on a data directory."
+        abstract: "Run the messaging HTTP server (API: docs/api.md) on a data directory.",
+        discussion: """
+            Every option can also come from the environment: --some-option as MSGSTORE_SOME_OPTION \
+            (e.g. MSGSTORE_PORT=9000, MSGSTORE_API_KEYS=/etc/msgstore/keys), a flag as \
+            MSGSTORE_NO_REQUEST_LOG=1. The command line wins. The server logs every option's value \
+            and where it came from at start-up (secrets redacted).
+            """
     )
 
     /// Which storage backend to serve from.
@@ -79,6 +85,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not log one line per request.")
     var noRequestLog = false
 
+    @Option(name: .long, help: "Log format: text (one readable line per record) or json (one JSON object per line).")
+    var logFormat: String = LogFormat.text.rawValue
+
+    @Option(name: .long, help: "Lowest level logged: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = Logger.Level.info.rawValue
+
+    @Option(name: .long, help: "A file of API keys (lines of NAME KEY [read-write|read-only]): every request but GET /health and GET /openapi.yaml then needs 'Authorization: Bearer KEY'. Off by default.")
+    var apiKeys: String?
+
     func validate() throws {
         guard SyncMode(rawValue: sync) != nil else {
             throw ValidationError("--sync must be 'always' or 'none'.")
@@ -96,16 +111,68 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...3_600).contains(requestTimeoutSeconds) else { throw ValidationError("--request-timeout-seconds must be 1...3600.") }
         guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
         guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be 'text' or 'json'.") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        if let apiKeys { _ = try Self.loadAPIKeys(path: apiKeys) }
+    }
+
+    /// Reads and parses the API key file; any problem is a validation error naming the file (and line).
+    static func loadAPIKeys(path: String) throws -> APIKeys {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("--api-keys: cannot read \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("--api-keys: \(path) is not UTF-8 text") }
+        do {
+            return try APIKeys(parsing: text, file: path)
+        } catch {
+            throw ValidationError("--api-keys: \(error)")
+        }
+    }
+
+    /// Every option's value as the start-up log shows it (secrets redacted),
+    /// with where it came from: `name=value (source)`, in declaration order.
+    func configurationLines() -> [String] {
+        let sources = ServeEnvironment.expand(Array(CommandLine.arguments.dropFirst()),
+                                              environment: ProcessInfo.processInfo.environment).sources
+        var lines: [String] = []
+        for child in Mirror(reflecting: self).children {
+            guard let label = child.label, label.hasPrefix("_") else { continue }
+            let name = ServeEnvironment.kebabCase(String(label.dropFirst()))
+            var value = String(describing: child.value)
+            if value.hasPrefix("Optional("), value.hasSuffix(")") { value = String(value.dropFirst(9).dropLast()) }
+            if value == "nil" { value = "(unset)" }
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            let source = sources[name] ?? .defaultValue
+            lines.append("\(name)=\(ServeEnvironment.redacted(name: name, value: value)) (\(source.rawValue))")
+        }
+        return lines
     }
 
     func run() async throws {
         configureMalloc()
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let format = LogFormat(rawValue: logFormat) ?? .text
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "msgstore")
+        logger.info("configuration: \(configurationLines().joined(separator: ", "))")
+        let keys = try apiKeys.map { try Self.loadAPIKeys(path: $0) }
+        if let keys {
+            let readOnly = keys.keys.filter { $0.access == .readOnly }.count
+            logger.info("API keys on: \(keys.keys.count) keys (\(readOnly) read-only); GET /health and GET /openapi.yaml stay open")
+        }
         let descriptors = DescriptorBudget.raiseAndPlan(requestedConnections: maxConnections)
         logger.info("\(descriptors.description)")
         if let maxConnections, maxConnections > descriptors.connections {
@@ -120,7 +187,8 @@ struct ServeCommand: AsyncParsableCommand {
                 logsRequests: !noRequestLog,
                 connections: ConnectionLimits(
                     maxConnections: descriptors.connections, idleTimeout: .seconds(idleTimeoutSeconds),
-                    requestReadTimeout: .seconds(requestTimeoutSeconds))),
+                    requestReadTimeout: .seconds(requestTimeoutSeconds)),
+                apiKeys: keys),
             fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
             logger: logger)
         let host = self.host

@@ -32,12 +32,14 @@ struct TestResponse {
 struct TestServer {
     let server: MessagingServer
 
-    init(maxContentBytes: Int = 64 * 1024, maxPageBytes: Int = 4 * 1024 * 1024) {
+    init(maxContentBytes: Int = 64 * 1024, maxPageBytes: Int = 4 * 1024 * 1024, apiKeys: APIKeys? = nil,
+         logsRequests: Bool = false, logger: Logger = Logger(label: "test")) {
         server = MessagingServer(
             storage: InMemoryMessagingStorage(),
-            options: ServerOptions(limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes), logsRequests: false),
+            options: ServerOptions(limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes),
+                                   logsRequests: logsRequests, apiKeys: apiKeys),
             fanOut: FanOutOptions(consumers: 2),
-            logger: Logger(label: "test"))
+            logger: logger)
     }
 
     /// Runs `body` against the router with the worker running.
@@ -62,9 +64,9 @@ struct TestAPI: Sendable {
     @discardableResult
     func request(
         _ method: HTTPRequest.Method, _ uri: String, body: Data? = nil,
-        contentType: String? = "application/json"
+        contentType: String? = "application/json", headers extraHeaders: HTTPFields = [:]
     ) async throws -> TestResponse {
-        var headers: HTTPFields = [:]
+        var headers = extraHeaders
         if let contentType, body != nil { headers[.contentType] = contentType }
         return try await client.execute(
             uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(bytes: $0) }

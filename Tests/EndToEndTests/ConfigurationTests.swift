@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `serve` configured from the environment (`MSGSTORE_*`), the start-up
+/// configuration line, the JSON log and API keys, on the real binary.
+@Suite(.serialized) struct ConfigurationTests {
+    @Test func optionsComeFromTheEnvironmentAndTheCommandLineWins() async throws {
+        let data = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let log = data.appendingPathComponent("stderr.log")
+        let keys = data.appendingPathComponent("keys")
+        try "app 0123456789abcdef0123\n".write(to: keys, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(
+            dataDirectory: data, arguments: ["--max-content-bytes", "20"],
+            environment: [
+                "MSGSTORE_STORAGE": "memory", "MSGSTORE_MAX_CONTENT_BYTES": "5", "MSGSTORE_LOG_FORMAT": "json",
+                "MSGSTORE_API_KEYS": keys.path, "MSGSTORE_NO_REQUEST_LOG": "0",
+            ],
+            standardError: log, logsRequests: true)
+        #expect(server.servesFromMemory, "MSGSTORE_STORAGE=memory")
+        var client = HTTPClient(baseURL: server.baseURL)
+        let (refused, refusedBody) = try await client.send("POST", "/users")
+        #expect(refused == 401 && refusedBody["error"] as? String == "unauthorized", "MSGSTORE_API_KEYS")
+        client.bearer = "0123456789abcdef0123"
+        let alice = try await client.newUser()
+        let bob = try await client.newUser()
+        // The command line's 20 wins over the environment's 5.
+        let (sent, _) = try await client.send("POST", "/messages/user/\(bob)", json: ["sender": alice, "content": String(repeating: "x", count: 20)])
+        #expect(sent == 201)
+        let (tooLarge, _) = try await client.send("POST", "/messages/user/\(bob)", json: ["sender": alice, "content": String(repeating: "x", count: 21)])
+        #expect(tooLarge == 413)
+        #expect(server.stop(signal: SIGTERM) == 0)
+
+        let lines = try String(contentsOf: log, encoding: .utf8).split(separator: "\n")
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(!objects.isEmpty && objects.count == lines.count, "MSGSTORE_LOG_FORMAT=json: every line is JSON: \(lines.prefix(3))")
+        let configuration = try #require(objects.compactMap { $0["message"] as? String }.first { $0.hasPrefix("configuration:") })
+        #expect(configuration.contains("storage=memory (environment)"))
+        #expect(configuration.contains("max-content-bytes=20 (command line)"))
+        #expect(configuration.contains("sync=always (default)"))
+        #expect(configuration.contains("api-keys=\(keys.path) (environment)"))
+        #expect(!configuration.contains("0123456789abcdef0123"), "no key in the log")
+        // Request lines carry the request id and figures.
+        let requests = objects.filter { $0["request_id"] != nil && $0["status"] != nil }
+        #expect(requests.count >= 4)
+        #expect(requests.contains { $0["status"] as? Int == 413 && $0["path"] as? String == "/messages/user/\(bob)" })
+    }
+
+    @Test func aBadValueFromTheEnvironmentStopsTheServerWithAClearMessage() throws {
+        let process = Process()
+        process.executableURL = ServerProcess.binaryURL
+        process.arguments = ["serve", "--port", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["MSGSTORE_LOG_LEVEL": "loud", "MSGSTORE_PROT": "1"]) { _, new in new }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("--log-level must be one of"), "\(text)")
+        #expect(text.contains("MSGSTORE_PROT is not an option of serve"), "a misspelt variable is reported: \(text)")
+    }
+
+    @Test func everyServeOptionIsNamedInTheHelpAndHasAVariable() throws {
+        let process = Process()
+        process.executableURL = ServerProcess.binaryURL
+        process.arguments = ["serve", "--help"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let help = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(help.contains("MSGSTORE_SOME_OPTION"))
+        // Each long option of the help starts the server from its variable too: spot-check a few through the configuration line.
+        for option in ["--data", "--port", "--sync", "--log-format", "--api-keys", "--max-page-bytes", "--idle-timeout-seconds"] {
+            #expect(help.contains(option), "\(option)")
+        }
+    }
+}
