@@ -387,7 +387,62 @@ public final class EngineMessagingStorage: MessagingStorage {
     public func fanOutQueueStatistics() async throws -> FanOutQueueStatistics {
         let stats = queue.stats
         return FanOutQueueStatistics(depth: stats.depth, inFlight: stats.inFlight, deadLetters: stats.deadLetters,
-                                     deadLetteredTotal: stats.deadLetteredTotal)
+                                     deadLetteredTotal: stats.deadLetteredTotal, oldestAgeMicros: stats.oldestUnackedAgeMicros,
+                                     redeliveredTotal: stats.redeliveredTotal)
+    }
+
+    /// The engine's figures for monitoring: commits, syncs, flushes,
+    /// compactions, bytes and files per level, write amplification, stalls,
+    /// memtables, caches, open files, reads moved to the read pool.
+    public func metricsSnapshot() async -> [StorageMetric] {
+        let stats = store.statistics
+        func counter(_ name: String, _ help: String, _ value: UInt64) -> StorageMetric {
+            StorageMetric(name: "msgstore_engine_" + name, help: help, kind: .counter, value: Double(value))
+        }
+        func gauge(_ name: String, _ help: String, _ value: Double, labels: [String: String] = [:]) -> StorageMetric {
+            StorageMetric(name: "msgstore_engine_" + name, help: help, kind: .gauge, labels: labels, value: value)
+        }
+        var metrics = [
+            counter("write_batches_total", "Write batches committed.", stats.batches),
+            counter("commit_groups_total", "Commit groups (one log write each; batches per group = batches / groups).", stats.commitGroups),
+            counter("log_syncs_total", "fdatasync calls on the write-ahead log.", stats.logSyncs),
+            counter("log_bytes_written_total", "Bytes written to the write-ahead log.", stats.logBytesWritten),
+            counter("flushes_total", "Memtables written to L0 tables.", stats.flushes),
+            counter("flush_bytes_written_total", "Bytes of tables written by flushes.", stats.flushBytesWritten),
+            counter("compactions_total", "Compactions run.", stats.compactions),
+            counter("compaction_bytes_read_total", "Bytes read by compactions.", stats.compactionBytesRead),
+            counter("compaction_bytes_written_total", "Bytes written by compactions.", stats.compactionBytesWritten),
+            counter("stall_microseconds_total", "Time writers waited on a write stall (L0 full, memtables over budget).", stats.stallMicroseconds),
+            counter("slowdowns_total", "Writes delayed by the L0 slowdown trigger.", stats.slowdowns),
+            counter("block_cache_hits_total", "Block cache hits.", stats.blockCacheHits),
+            counter("block_cache_misses_total", "Block cache misses (a pread, checksum and decompression each).", stats.blockCacheMisses),
+            counter("row_cache_hits_total", "Row cache hits.", stats.rowCacheHits),
+            counter("row_cache_misses_total", "Row cache misses.", stats.rowCacheMisses),
+            counter("table_file_reopens_total", "Table files opened again after the file cache closed them.", stats.tableFileReopens),
+            counter("reads_offloaded_total", "Reads that missed every cache and ran on the read thread pool.", UInt64(readsOffloaded)),
+            gauge("write_amplification", "Bytes written to disk (log, flushes, compactions) per byte of log.", stats.writeAmplification),
+            gauge("memtable_bytes", "Bytes in the active memtables.", Double(stats.activeMemtableBytes), labels: ["state": "active"]),
+            gauge("memtable_bytes", "Bytes in the active memtables.", Double(stats.immutableMemtableBytes), labels: ["state": "immutable"]),
+            gauge("block_cache_bytes", "Bytes held by the block cache.", Double(stats.blockCacheBytes)),
+            gauge("row_cache_bytes", "Bytes held by the row cache.", Double(stats.rowCacheBytes)),
+            gauge("table_metadata_bytes", "Bytes of index and filter blocks held in memory.", Double(stats.tableMetadataBytes)),
+            gauge("open_table_files", "Table files open in the file cache.", Double(stats.openTableFiles)),
+            gauge("live_log_segments", "Write-ahead log segments still needed.", Double(stats.liveLogSegments)),
+            gauge("sst_bytes", "Bytes of all tables.", Double(stats.sstBytes)),
+            gauge("last_sequence", "The last committed sequence number.", Double(stats.lastSequence)),
+        ]
+        for (level, bytes) in stats.levelBytes.enumerated() {
+            metrics.append(gauge("level_bytes", "Bytes of tables per LSM level.", Double(bytes), labels: ["level": "\(level)"]))
+        }
+        for (level, files) in stats.levelFileCounts.enumerated() {
+            metrics.append(gauge("level_files", "Tables per LSM level.", Double(files), labels: ["level": "\(level)"]))
+        }
+        let queueStats = queue.stats
+        metrics.append(StorageMetric(name: "msgstore_fanout_queue_syncs_total", help: "fdatasync calls on the fan-out queue's files.",
+                                     kind: .counter, value: Double(queueStats.syncs)))
+        metrics.append(StorageMetric(name: "msgstore_fanout_queue_segments", help: "Segment files of the fan-out queue.",
+                                     kind: .gauge, value: Double(queueStats.segments)))
+        return metrics
     }
 
     /// The fan-out queue's own counters (syncs included), for tests and benchmarks.

@@ -82,3 +82,49 @@ import FoundationNetworking
         }
     }
 }
+
+/// `GET /metrics` on the real binary with the engine: the engine's figures are there and move.
+@Suite(.serialized) struct EngineMetricsTests {
+    static func samples(_ text: String) -> [String: Double] {
+        var result: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            result[String(line[..<space])] = value
+        }
+        return result
+    }
+
+    static func scrape(_ server: ServerProcess) async throws -> String {
+        let (data, response) = try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("metrics"))
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func engineFiguresAreExposedAndMove() async throws {
+        let data = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let server = try ServerProcess(dataDirectory: data, arguments: ["--storage", "engine", "--sync", "always"])
+        let client = HTTPClient(baseURL: server.baseURL)
+        let before = Self.samples(try await Self.scrape(server))
+        let alice = try await client.newUser()
+        let bob = try await client.newUser()
+        for index in 0..<20 {
+            let (status, _) = try await client.send("POST", "/messages/user/\(bob)", json: ["sender": alice, "content": "m\(index)"])
+            #expect(status == 201)
+        }
+        let text = try await Self.scrape(server)
+        let after = Self.samples(text)
+        for family in ["msgstore_engine_write_batches_total", "msgstore_engine_commit_groups_total", "msgstore_engine_log_syncs_total",
+                       "msgstore_engine_flushes_total", "msgstore_engine_compactions_total", "msgstore_engine_level_bytes",
+                       "msgstore_engine_write_amplification", "msgstore_engine_stall_microseconds_total", "msgstore_engine_memtable_bytes",
+                       "msgstore_engine_block_cache_hits_total", "msgstore_engine_row_cache_misses_total", "msgstore_engine_open_table_files",
+                       "msgstore_fanout_queue_depth"] {
+            #expect(text.contains("# TYPE \(family) "), "\(family) missing")
+        }
+        let batches = (after["msgstore_engine_write_batches_total"] ?? 0) - (before["msgstore_engine_write_batches_total"] ?? 0)
+        #expect(batches >= 22, "2 users + 20 sends are at least 22 batches: \(batches)")
+        #expect((after["msgstore_engine_log_syncs_total"] ?? 0) > (before["msgstore_engine_log_syncs_total"] ?? 0), "--sync always syncs")
+        #expect((after[#"msgstore_engine_memtable_bytes{state="active"}"#] ?? 0) > 0)
+        #expect(server.stop(signal: SIGTERM) == 0)
+    }
+}

@@ -50,12 +50,20 @@ public struct FanOutQueueStatistics: Hashable, Sendable {
     public var deadLetters: Int
     /// Messages moved to the dead-letter queue since the storage was opened.
     public var deadLetteredTotal: UInt64
+    /// Age of the oldest message not fully delivered, in microseconds (0 when none).
+    public var oldestAgeMicros: Int64
+    /// Deliveries to a consumer of a message delivered before (a lease that
+    /// expired, a consumer that failed, a restart) since the storage was opened.
+    public var redeliveredTotal: UInt64
 
     /// Creates statistics.
-    public init(depth: Int, inFlight: Int, deadLetters: Int, deadLetteredTotal: UInt64) {
+    public init(depth: Int, inFlight: Int, deadLetters: Int, deadLetteredTotal: UInt64, oldestAgeMicros: Int64 = 0,
+                redeliveredTotal: UInt64 = 0) {
         self.depth = depth
         self.inFlight = inFlight
         self.deadLetters = deadLetters
         self.deadLetteredTotal = deadLetteredTotal
+        self.oldestAgeMicros = oldestAgeMicros
+        self.redeliveredTotal = redeliveredTotal
     }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -28,6 +29,8 @@ public final class FanOutWorker: Sendable {
     private let isStopping = Atomic<Bool>(false)
     private let runningTask = Mutex<Task<Void, Never>?>(nil)
     private let counters = Counters()
+    /// From a group message's acceptance (its date, the `202`) to its last copy written and acknowledged.
+    private let lagTimer: CoreMetrics.Timer
 
     private final class Counters: Sendable {
         let messages = Atomic<UInt64>(0)
@@ -39,11 +42,16 @@ public final class FanOutWorker: Sendable {
         let deadLettered = Atomic<UInt64>(0)
     }
 
-    /// Creates a worker; call ``run()`` to start it.
-    public init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions(), logger: Logger) {
+    /// Creates a worker; call ``run()`` to start it. It records the fan-out
+    /// lag of each message (acceptance to last copy) as the swift-metrics
+    /// timer `msgstore_fanout_lag_seconds` through `metricsFactory`
+    /// (default: the process's bootstrapped factory, if any).
+    public init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions(), logger: Logger,
+                metricsFactory: (any MetricsFactory)? = nil) {
         self.storage = storage
         self.options = options
         self.logger = logger
+        self.lagTimer = CoreMetrics.Timer(label: "msgstore_fanout_lag_seconds", factory: metricsFactory ?? MetricsSystem.factory)
     }
 
     /// What the worker did since it was created.
@@ -141,6 +149,7 @@ public final class FanOutWorker: Sendable {
                 if batch.isComplete {
                     try await storage.acknowledgeGroupMessage(lease)
                     counters.messages.add(1, ordering: .relaxed)
+                    lagTimer.recordMicroseconds(max(0, MessageDate.now().microsecondsSinceEpoch - lease.message.sentAt.microsecondsSinceEpoch))
                     logger.trace("group message delivered", metadata: metadata.merging(["written": "\(written)"]) { $1 })
                     return true
                 }

@@ -124,6 +124,10 @@ public protocol MessagingStorage: Sendable {
     /// The fan-out queue's depth, in-flight and dead-letter counts.
     func fanOutQueueStatistics() async throws -> FanOutQueueStatistics
 
+    /// The storage's own figures for monitoring (`GET /metrics`): counters
+    /// and gauges of its engine. Empty by default.
+    func metricsSnapshot() async -> [StorageMetric]
+
     // MARK: Inboxes
 
     /// Up to `limit` entries of `recipient`'s inbox dated strictly after `after`
@@ -156,5 +160,41 @@ extension MessagingStorage {
     /// with no byte bound (see ``readInbox(of:after:limit:maxContentBytes:)``).
     public func readInbox(of recipient: UserID, after: MessageDate?, limit: Int) async throws -> [InboxMessage] {
         try await readInbox(of: recipient, after: after, limit: limit, maxContentBytes: .max)
+    }
+}
+
+extension MessagingStorage {
+    /// No figures of its own.
+    public func metricsSnapshot() async -> [StorageMetric] { [] }
+}
+
+/// One figure of a storage for monitoring, as Prometheus shows it.
+public struct StorageMetric: Sendable, Equatable {
+    /// A counter only grows (a total since the storage opened); a gauge is a level.
+    public enum Kind: Sendable, Equatable {
+        /// A total since open.
+        case counter
+        /// A current level.
+        case gauge
+    }
+
+    /// The metric name, `msgstore_…` (`_total` for counters).
+    public var name: String
+    /// One sentence on what it counts.
+    public var help: String
+    /// Counter or gauge.
+    public var kind: Kind
+    /// Labels distinguishing series of the same name (e.g. `level`).
+    public var labels: [String: String]
+    /// The value.
+    public var value: Double
+
+    /// Creates a figure.
+    public init(name: String, help: String, kind: Kind, labels: [String: String] = [:], value: Double) {
+        self.name = name
+        self.help = help
+        self.kind = kind
+        self.labels = labels
+        self.value = value
     }
 }

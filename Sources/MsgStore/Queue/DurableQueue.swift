@@ -220,7 +220,8 @@ public final class DurableQueue: Sendable {
                               deadLetters: deadLetters, enqueuedTotal: state.enqueuedTotal,
                               ackedTotal: state.ackedTotal, segments: state.segmentCount,
                               nextSequence: state.nextSequence, syncs: state.syncCount,
-                              deadLetteredTotal: state.deadLetteredTotal, inPlaceJobs: inPlaceJobs)
+                              deadLetteredTotal: state.deadLetteredTotal, inPlaceJobs: inPlaceJobs,
+                              redeliveredTotal: state.redeliveredTotal)
         }
     }
 

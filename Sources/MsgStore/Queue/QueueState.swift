@@ -55,6 +55,8 @@ struct QueueState {
     var ackedTotal: UInt64 = 0
     var syncCount: UInt64 = 0
     var deadLetteredTotal: UInt64 = 0
+    /// Deliveries with `attempt > 1` (``QueueStats/redeliveredTotal``).
+    var redeliveredTotal: UInt64 = 0
     var segmentCount = 0
     var nextSequence: UInt64 = 1
     var isClosed = false
@@ -130,6 +132,7 @@ struct QueueState {
                 continue
             }
             entry.deliveries += 1
+            if entry.attempt > 1 { redeliveredTotal += 1 }
             entry.leaseID = nextLeaseID
             nextLeaseID += 1
             entries[sequence] = entry
@@ -151,6 +154,7 @@ struct QueueState {
             guard var entry = entries[message.sequence], entry.leaseID == message.leaseID else { continue }
             entry.leaseID = 0
             entry.deliveries -= 1
+            if message.attempt > 1 { redeliveredTotal -= 1 }
             entries[message.sequence] = entry
             inFlightCount -= 1
             visible.insert(message.sequence)

@@ -26,4 +26,7 @@ public struct QueueStats: Sendable, Equatable {
     /// processed in place on the caller's thread because the queue's thread
     /// was idle, since the queue was opened.
     public var inPlaceJobs: UInt64 = 0
+    /// Deliveries of a message that had been delivered before (its lease
+    /// expired, it was nacked, or the process restarted) since the queue was opened.
+    public var redeliveredTotal: UInt64 = 0
 }

@@ -16,11 +16,16 @@ public struct MessagingServer: Sendable {
     public let options: ServerOptions
     /// Open connections and those closed at once over the cap.
     public let connections: ConnectionCounter
+    /// Everything `GET /metrics` shows.
+    public let metrics: ServerMetrics
     private let logger: Logger
 
-    /// Wires storage, service and worker together.
-    public init(storage: any MessagingStorage, options: ServerOptions, fanOut: FanOutOptions = FanOutOptions(), logger: Logger) {
-        let worker = FanOutWorker(storage: storage, options: fanOut, logger: logger)
+    /// Wires storage, service and worker together; metrics go to `metrics`
+    /// (a registry of its own by default).
+    public init(storage: any MessagingStorage, options: ServerOptions, fanOut: FanOutOptions = FanOutOptions(), logger: Logger,
+                metrics: ServerMetrics = ServerMetrics()) {
+        let worker = FanOutWorker(storage: storage, options: fanOut, logger: logger, metricsFactory: metrics.factory)
+        self.metrics = metrics
         self.storage = storage
         self.worker = worker
         self.service = MessagingService(storage: storage, limits: options.limits)
@@ -31,7 +36,10 @@ public struct MessagingServer: Sendable {
 
     /// The router of the HTTP contract bound to this server's service.
     public func makeRouter() -> Router<BasicRequestContext> {
-        MessagingRouter.make(service: service, options: options, logger: logger)
+        let (metrics, storage, worker, connections) = (self.metrics, self.storage, self.worker, self.connections)
+        return MessagingRouter.make(service: service, options: options, logger: logger, metrics: MetricsEndpoint(metrics: metrics) {
+            await metrics.exposition(storage: storage, worker: worker, connections: connections)
+        })
     }
 
     /// The Hummingbird application (HTTP only; the worker runs beside it in

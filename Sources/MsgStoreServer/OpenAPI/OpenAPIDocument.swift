@@ -16,7 +16,11 @@ public enum OpenAPIDocument {
             Requests accept any ISO-8601 UTC date. Every error is a JSON body
             `{"error": "<code>", "message": "<sentence>"}`. Paths match with or without
             one trailing slash. Unknown request fields are ignored. A body larger than
-            6 × the content limit (+4 KiB) is rejected with 413.
+            6 × the content limit (+4 KiB) is rejected with 413. Every response carries
+            an `X-Request-Id` (the client's own if it sent a safe one). When the server
+            runs with `--api-keys`, every operation but `health` and `openapi` needs
+            `Authorization: Bearer <key>` (401 `unauthorized` without a known key, 403
+            `forbidden` for a read-only key on anything but GET); without it, none does.
           license:
             name: Apache-2.0
             identifier: Apache-2.0
@@ -354,6 +358,17 @@ public enum OpenAPIDocument {
                         type: string
                 '503':
                   $ref: '#/components/responses/Unavailable'
+          /metrics:
+            get:
+              operationId: metrics
+              summary: The server's metrics in Prometheus's text format (docs/operations.md lists them).
+              responses:
+                '200':
+                  description: Counters, gauges and histograms of HTTP, the fan-out and the storage engine.
+                  content:
+                    text/plain:
+                      schema:
+                        type: string
           /admin/queues/fanout:
             get:
               operationId: fanOutQueueStatistics
@@ -408,7 +423,15 @@ public enum OpenAPIDocument {
                             minimum: 0
                 '503':
                   $ref: '#/components/responses/Unavailable'
+        security:
+          - {}
+          - apiKey: []
         components:
+          securitySchemes:
+            apiKey:
+              type: http
+              scheme: bearer
+              description: An API key from the server's `--api-keys` file (only when the server runs with one).
           schemas:
             Id:
               type: string

@@ -16,6 +16,7 @@ public enum APIRoutes {
         APIRoute(method: .get, path: "/messages/:recipient"),
         APIRoute(method: .get, path: "/health"),
         APIRoute(method: .get, path: "/openapi.yaml"),
+        APIRoute(method: .get, path: "/metrics"),
         APIRoute(method: .get, path: "/admin/queues/fanout"),
         APIRoute(method: .post, path: "/admin/queues/fanout/redrive"),
     ]

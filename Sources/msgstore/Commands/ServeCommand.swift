@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import Foundation
 import Logging
 import Messaging
@@ -180,6 +181,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let syncMode = SyncMode(rawValue: sync) ?? .always
         let (messagingStorage, dataDescription) = try await openStorage(sync: syncMode, maxOpenTableFiles: descriptors.tableFiles, logger: logger)
+        // Anything in the process using the swift-metrics API reports into /metrics.
+        let metrics = ServerMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
         let server = MessagingServer(
             storage: messagingStorage,
             options: ServerOptions(
@@ -190,7 +194,7 @@ struct ServeCommand: AsyncParsableCommand {
                     requestReadTimeout: .seconds(requestTimeoutSeconds)),
                 apiKeys: keys),
             fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
-            logger: logger)
+            logger: logger, metrics: metrics)
         let host = self.host
         try await server.run { boundPort in
             // One write, so a script reading stdout sees both lines at once.
