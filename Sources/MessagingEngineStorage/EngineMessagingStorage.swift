@@ -391,6 +391,8 @@ public final class EngineMessagingStorage: MessagingStorage {
                                      redeliveredTotal: stats.redeliveredTotal)
     }
 
+    private static let memtableHelp = "Bytes in memtables: active (taking writes) and immutable (waiting for their flush)."
+
     /// The engine's figures for monitoring: commits, syncs, flushes,
     /// compactions, bytes and files per level, write amplification, stalls,
     /// memtables, caches, open files, reads moved to the read pool.
@@ -421,8 +423,8 @@ public final class EngineMessagingStorage: MessagingStorage {
             counter("table_file_reopens_total", "Table files opened again after the file cache closed them.", stats.tableFileReopens),
             counter("reads_offloaded_total", "Reads that missed every cache and ran on the read thread pool.", UInt64(readsOffloaded)),
             gauge("write_amplification", "Bytes written to disk (log, flushes, compactions) per byte of log.", stats.writeAmplification),
-            gauge("memtable_bytes", "Bytes in the active memtables.", Double(stats.activeMemtableBytes), labels: ["state": "active"]),
-            gauge("memtable_bytes", "Bytes in the active memtables.", Double(stats.immutableMemtableBytes), labels: ["state": "immutable"]),
+            gauge("memtable_bytes", Self.memtableHelp, Double(stats.activeMemtableBytes), labels: ["state": "active"]),
+            gauge("memtable_bytes", Self.memtableHelp, Double(stats.immutableMemtableBytes), labels: ["state": "immutable"]),
             gauge("block_cache_bytes", "Bytes held by the block cache.", Double(stats.blockCacheBytes)),
             gauge("row_cache_bytes", "Bytes held by the row cache.", Double(stats.rowCacheBytes)),
             gauge("table_metadata_bytes", "Bytes of index and filter blocks held in memory.", Double(stats.tableMetadataBytes)),
