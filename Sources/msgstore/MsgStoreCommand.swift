@@ -8,7 +8,7 @@ struct MsgStoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msgstore",
         abstract: "An embedded storage engine for messaging, and the server built on it.",
-        subcommands: [ServeCommand.self, InspectCommand.self, VerifyCommand.self, QueueCommand.self, BenchCommand.self, FanOutBenchCommand.self]
+        subcommands: [ServeCommand.self, InspectCommand.self, VerifyCommand.self, StatsCommand.self, QueueCommand.self, BenchCommand.self, FanOutBenchCommand.self]
     )
 
     /// Parses the command line with `serve`'s options from the environment

@@ -128,3 +128,87 @@ import FoundationNetworking
         #expect(server.stop(signal: SIGTERM) == 0)
     }
 }
+
+/// `msgstore stats URL` and the progress lines of long commands, on the real binary.
+@Suite(.serialized) struct ToolOutputTests {
+    /// Runs the binary with `arguments`; returns (status, stdout, stderr).
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+        let process = Process()
+        process.executableURL = ServerProcess.binaryURL
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test func statsPrintsARunningServersMetricsAsTables() async throws {
+        let data = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        let keys = data.appendingPathComponent("keys")
+        try "ops 0123456789abcdef0123 read-only\napp abcdefabcdefabcdefab\n".write(to: keys, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(dataDirectory: data, arguments: ["--storage", "engine", "--api-keys", keys.path])
+        var client = HTTPClient(baseURL: server.baseURL)
+        client.bearer = "abcdefabcdefabcdefab"
+        let alice = try await client.newUser()
+        for _ in 0..<3 {
+            let (status, _) = try await client.send("POST", "/messages/user/\(alice)", json: ["sender": alice, "content": "x"])
+            #expect(status == 201)
+        }
+        let url = server.baseURL.absoluteString
+        let (refused, _, refusedErrors) = try Self.run(["stats", url])
+        #expect(refused != 0 && refusedErrors.contains("wants an API key"), "\(refusedErrors)")
+        let (status, text, errors) = try Self.run(["stats", url], environment: ["MSGSTORE_API_KEY": "0123456789abcdef0123"])
+        #expect(status == 0, "\(errors)")
+        #expect(text.contains("/messages/user/{recipient}") && text.contains("POST") && text.contains("201"), "\(text)")
+        let row = text.split(separator: "\n").first { $0.contains("/messages/user/{recipient}") }.map(String.init) ?? ""
+        #expect(row.split(separator: " ").contains("3"), "three sends counted: \(row)")
+        #expect(text.contains("Group fan-out") && text.contains("Engine") && text.contains("log syncs"), "\(text)")
+        let (bad, _, badErrors) = try Self.run(["stats", "not a url"])
+        #expect(bad != 0 && badErrors.contains("is not an http"), "\(badErrors)")
+        #expect(server.stop(signal: SIGTERM) == 0)
+    }
+
+    @Test func verifyShowsProgressOnATerminalOnly() async throws {
+        let data = try ServerProcess.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: data) }
+        do {
+            let server = try ServerProcess(dataDirectory: data, arguments: ["--storage", "engine"])
+            _ = try await HTTPClient(baseURL: server.baseURL).newUser()
+            #expect(server.stop(signal: SIGTERM) == 0)
+        }
+        // Not a terminal: the report only.
+        let (status, text, errors) = try Self.run(["verify", data.path])
+        #expect(status == 0 && text.contains("OK:"))
+        #expect(!errors.contains("verifying:") && !text.contains("\r"))
+        // A terminal (script(1) gives the command a pseudo-terminal): the progress line, then the report.
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        script.arguments = ["-qec", "\(ServerProcess.binaryURL.path) verify \(data.path)", "/dev/null"]
+        let output = Pipe()
+        script.standardOutput = output
+        script.standardInput = FileHandle.nullDevice
+        try script.run()
+        let terminal = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 0)
+        #expect(terminal.contains("verifying: 0/"), "\(terminal.prefix(300))")
+        #expect(terminal.contains("OK:"))
+        // --quiet: none.
+        let quiet = Process()
+        quiet.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        quiet.arguments = ["-qec", "\(ServerProcess.binaryURL.path) verify --quiet \(data.path)", "/dev/null"]
+        let quietOutput = Pipe()
+        quiet.standardOutput = quietOutput
+        quiet.standardInput = FileHandle.nullDevice
+        try quiet.run()
+        let quietText = String(decoding: quietOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        quiet.waitUntilExit()
+        #expect(!quietText.contains("verifying:") && quietText.contains("OK:"))
+    }
+}

@@ -34,15 +34,34 @@ public struct VerificationReport: Sendable, Codable {
 
 /// Verifies data directories and files.
 public enum StoreVerifier {
-    /// Verifies a data directory, an SSTable, a log segment, a manifest or a `SCHEMA` file.
-    public static func verify(path: String, fileSystem: any FileSystem = PosixFileSystem()) -> VerificationReport {
+    /// How far a verification of a data directory got: files checked of
+    /// those it will check (SSTables, then log segments), bytes of them, and
+    /// the file being checked.
+    public struct Progress: Sendable {
+        /// Files checked so far.
+        public var filesDone: Int
+        /// Files to check in all.
+        public var filesTotal: Int
+        /// Bytes of the checked files.
+        public var bytesDone: UInt64
+        /// Bytes of all the files to check.
+        public var bytesTotal: UInt64
+        /// The file checked next (its name).
+        public var current: String
+    }
+
+    /// Verifies a data directory, an SSTable, a log segment, a manifest or a
+    /// `SCHEMA` file. For a data directory `progress` is called before each
+    /// SSTable and log segment, and once at the end.
+    public static func verify(path: String, fileSystem: any FileSystem = PosixFileSystem(),
+                              progress: ((Progress) -> Void)? = nil) -> VerificationReport {
         var report = VerificationReport()
         let name = path.split(separator: "/").last.map(String.init) ?? path
         if isDirectory(path) && fileSystem.exists(joinPath(path, StoreFileNames.current)) == false
             && (try? fileSystem.contentsOfDirectory(path))?.contains(where: { $0.hasSuffix(StoreFileNames.queueSegmentSuffix) }) == true {
             verifyQueueFiles(path, into: &report, fileSystem: fileSystem)  // a queue directory
         } else if isDirectory(path) {
-            verifyDirectory(path, fileSystem: fileSystem, into: &report)
+            verifyDirectory(path, fileSystem: fileSystem, into: &report, progress: progress)
         } else if StoreFileNames.tableNumber(name) != nil {
             verifyTable(path, fileSystem: fileSystem, into: &report)
         } else if StoreFileNames.logNumber(name) != nil {
@@ -105,7 +124,8 @@ public enum StoreVerifier {
         } catch { report.record(error, file: path) }
     }
 
-    static func verifyDirectory(_ directory: String, fileSystem: any FileSystem, into report: inout VerificationReport) {
+    static func verifyDirectory(_ directory: String, fileSystem: any FileSystem, into report: inout VerificationReport,
+                                progress: ((Progress) -> Void)? = nil) {
         // SCHEMA
         var names: [UInt32: String] = [:]
         do {
@@ -126,6 +146,23 @@ public enum StoreVerifier {
         let state = loaded.state
         report.checked.append("manifest \(loaded.manifestNumber.map(StoreFileNames.manifest) ?? "(none: empty store)"): every edit's checksum, deletions refer to live files")
 
+        // What will be checked, for progress: the manifest's SSTables, then the live log segments.
+        let directoryNames = (try? fileSystem.contentsOfDirectory(directory)) ?? []
+        let logs = directoryNames.compactMap(StoreFileNames.logNumber).filter { $0 >= state.logNumber }.sorted()
+        let allTables = state.files.values.flatMap { $0.flatMap { $0 } }
+        var done = Progress(filesDone: 0, filesTotal: allTables.count + logs.count, bytesDone: 0,
+                            bytesTotal: allTables.reduce(0) { $0 + $1.size }, current: "")
+        var logBytes: [UInt64: UInt64] = [:]
+        for number in logs {
+            var size: Int64 = 0
+            if let file = try? fileSystem.open(joinPath(directory, StoreFileNames.log(number)), mode: .read) {
+                size = (try? file.size()) ?? 0
+                try? file.close()
+            }
+            logBytes[number] = UInt64(max(0, size))
+            done.bytesTotal += UInt64(max(0, size))
+        }
+
         // SSTables: each file, its agreement with the manifest, and level ordering.
         var tablesChecked = 0
         for (id, levels) in state.files.sorted(by: { $0.key < $1.key }) {
@@ -133,6 +170,10 @@ public enum StoreVerifier {
             for (level, files) in levels.enumerated() {
                 for file in files {
                     let path = joinPath(directory, StoreFileNames.table(file.number))
+                    done.current = StoreFileNames.table(file.number)
+                    progress?(done)
+                    done.filesDone += 1
+                    done.bytesDone += file.size
                     guard fileSystem.exists(path) else {
                         report.problem(path, nil, "listed in the manifest (\(label) L\(level)) but missing")
                         continue
@@ -166,17 +207,21 @@ public enum StoreVerifier {
         report.checked.append("\(tablesChecked) SSTables: every block checksum, key order within each, size and key range against the manifest; levels 1+ disjoint and ordered")
 
         // Log segments still needed.
-        let names2 = (try? fileSystem.contentsOfDirectory(directory)) ?? []
-        let logs = names2.compactMap(StoreFileNames.logNumber).filter { $0 >= state.logNumber }.sorted()
         for (index, number) in logs.enumerated() {
+            done.current = StoreFileNames.log(number)
+            progress?(done)
             verifyLog(joinPath(directory, StoreFileNames.log(number)), isLive: index == logs.count - 1, fileSystem: fileSystem, into: &report)
+            done.filesDone += 1
+            done.bytesDone += logBytes[number] ?? 0
         }
+        done.current = ""
+        progress?(done)
         let queueDirectory = joinPath(directory, StoreFileNames.queuesDirectory)
         for name in ((try? fileSystem.contentsOfDirectory(queueDirectory)) ?? []).sorted() {
             verifyQueueFiles(joinPath(queueDirectory, name), into: &report, fileSystem: fileSystem)
         }
         let live = state.liveFileNumbers
-        let stray = names2.compactMap(StoreFileNames.tableNumber).filter { !live.contains($0) }
+        let stray = directoryNames.compactMap(StoreFileNames.tableNumber).filter { !live.contains($0) }
         if !stray.isEmpty {
             report.notes.append("\(stray.count) SSTable(s) not in the manifest (a compaction in progress, or left by a crash; removed at the next open)")
         }

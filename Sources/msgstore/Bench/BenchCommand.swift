@@ -44,6 +44,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Concurrent fan-out consumers (as msgstore serve --fanout-workers).")
     var fanoutWorkers: Int = FanOutOptions().consumers
 
+    @Flag(help: "No progress line (shown on a terminal only, on standard error).")
+    var quiet = false
+
     enum Durability: String, ExpressibleByArgument, CaseIterable {
         case buffered, durable
     }
@@ -75,7 +78,8 @@ struct BenchCommand: AsyncParsableCommand {
         let durable = durability == .durable
         let runner = BenchRunner(workload: loaded, databaseDirectory: db, durable: durable,
                                  threads: threads ?? (durable ? 8 : 1), limit: limit, memtableBudgetMib: memtableBudgetMib,
-                                 fanOut: FanOutOptions(consumers: fanoutWorkers))
+                                 fanOut: FanOutOptions(consumers: fanoutWorkers),
+                                 showsProgress: !quiet && ProgressLine.standardErrorIsTerminal)
         try await runner.run(logger: Logger(label: "msgstore.bench"))
     }
 }

@@ -41,9 +41,12 @@ final class BenchRunner: Sendable {
     private let tableHeaderPrinted = Atomic<Bool>(false)
     /// The highest `anonRSSBytes()` seen at a phase end (as the peer harness keeps it).
     private let peakAnonSample = Mutex<Int>(0)
+    /// The progress line on a terminal.
+    let progress: BenchProgress
 
     init(workload: Workload, databaseDirectory: String, durable: Bool, threads: Int, limit: Int?, memtableBudgetMib: Int,
-         fanOut: FanOutOptions) {
+         fanOut: FanOutOptions, showsProgress: Bool = false) {
+        self.progress = BenchProgress(enabled: showsProgress)
         self.fanOut = fanOut
         self.memtableBudgetMib = memtableBudgetMib
         self.workload = workload
@@ -77,6 +80,9 @@ final class BenchRunner: Sendable {
         emit("open", ops: 1, seconds: seconds, throughput: false, fields: [("version", .string("msgstore 0.1")), ("config", .string(config))])
 
         // load_groups: not a peer phase (the peers keep groups in memory); the fan-out reads members from storage.
+        let ticker = progress.startTicker()
+        defer { ticker.cancel() }
+        progress.begin("load_groups", total: workload.groups.count)
         start = DispatchTime.now()
         let groupIDs = workload.groups.map { GroupID(Self.uuid($0.id[...])) }
         try await forEach(0..<workload.groups.count, concurrency: 64) { [storage] index in
@@ -94,6 +100,7 @@ final class BenchRunner: Sendable {
         ])
 
         // load_blocks: one setBlock per pair (one atomic write each), 64 concurrent tasks.
+        progress.begin("load_blocks", total: workload.blockCount)
         start = DispatchTime.now()
         try await forEach(0..<workload.blockCount, concurrency: 64) { [storage] record in
             let (blocker, blocked) = self.workload.block(record)
@@ -111,6 +118,7 @@ final class BenchRunner: Sendable {
         let latencies = LatencyRecorder(capacity: max(workload.sendCount, workload.readCount, workload.checkCount))
         let syncsBefore = SyncCounts(storage)
         var worker = BenchFanOut(storage: storage, options: fanOut, logger: logger)
+        progress.begin("ingest", total: timed)
         start = DispatchTime.now()
         let timedStorage = storage
         var counters = try await runTasks(threads) { _ in
@@ -132,6 +140,7 @@ final class BenchRunner: Sendable {
         ])
         emitMemory(after: "ingest", storage: storage)
         let ingestSeconds = seconds
+        progress.begin("drain (fan-out)", total: nil)
         start = DispatchTime.now()
         try await worker.drain()
         seconds = elapsed(since: start)
@@ -157,6 +166,7 @@ final class BenchRunner: Sendable {
             }
             reader.setStop(workload.sendCount)
             worker = BenchFanOut(storage: storage, options: fanOut, logger: logger)
+            progress.begin("ingest_rest", total: workload.sendCount - timed)
             start = DispatchTime.now()
             let restStorage = storage
             var rest = try await runTasks(1) { _ in
@@ -180,6 +190,7 @@ final class BenchRunner: Sendable {
         let loaded = storage
 
         // settle
+        progress.begin("settle", total: nil)
         start = DispatchTime.now()
         let detail = try (loaded as? EngineMessagingStorage)?.settle() ?? "not an engine storage"
         seconds = elapsed(since: start)
@@ -190,6 +201,7 @@ final class BenchRunner: Sendable {
 
         // reads
         let nextRead = SharedCounter()
+        progress.begin("reads", total: workload.readCount)
         start = DispatchTime.now()
         counters = try await runTasks(threads) { _ in
             try await self.reads(storage: loaded, next: nextRead, thresholds: thresholds, anchors: anchors, stamps: stamps,
@@ -205,6 +217,7 @@ final class BenchRunner: Sendable {
 
         // checks
         let nextCheck = SharedCounter()
+        progress.begin("checks", total: workload.checkCount)
         start = DispatchTime.now()
         counters = try await runTasks(threads) { _ in try await self.checks(storage: loaded, next: nextCheck, latencies: latencies) }
         seconds = elapsed(since: start)
@@ -258,6 +271,7 @@ final class BenchRunner: Sendable {
                 latencies?.record(Float(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1000))
             }
             counters.ops += 1
+            progress.advance()
         }
         return counters
     }
@@ -285,6 +299,7 @@ final class BenchRunner: Sendable {
             // The server gives a group message's sender a copy too (the workload
             // does not), so a page holds at least the rows the workload expects.
             if verify && page.count < expected { counters.mismatches += 1 }
+            progress.advance()
         }
         return counters
     }
@@ -302,6 +317,7 @@ final class BenchRunner: Sendable {
             counters.ops += 1
             if found { counters.found += 1 }
             if found != expected { counters.mismatches += 1 }
+            progress.advance()
         }
         return counters
     }
@@ -332,6 +348,7 @@ final class BenchRunner: Sendable {
                 let index = range.lowerBound + next.next()
                 guard index < range.upperBound else { return Counters() }
                 try await body(index)
+                self.progress.advance()
             }
         }
     }
@@ -385,6 +402,7 @@ final class BenchRunner: Sendable {
         _ phase: String, ops: Int, seconds: Double, throughput: Bool = true,
         latency: LatencyRecorder.Stats? = nil, fields: [(String, JSONValue)] = []
     ) {
+        progress.end()
         var line = "{\"schema\":\"msgbench/1\",\"engine\":\"\(engineName)\",\"phase\":\"\(phase)\""
         line += ",\"durability\":\"\(durable ? "durable" : "buffered")\",\"threads\":\(threads)"
         line += ",\"workload\":\"\(workload.id)\",\"ops\":\(ops),\"seconds\":\(String(format: "%.3f", seconds))"

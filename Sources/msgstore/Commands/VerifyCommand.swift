@@ -15,12 +15,20 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Flag(help: "No progress line (shown on a terminal only, on standard error).")
+    var quiet = false
+
     func run() throws {
         guard FileManager.default.fileExists(atPath: path) else {
             FileHandle.standardError.write("error: no such file or directory: \(path)\n".data(using: .utf8)!)
             throw ExitCode(2)
         }
-        let report = StoreVerifier.verify(path: path)
+        let line = ProgressLine("verifying", enabled: !quiet && ProgressLine.standardErrorIsTerminal)
+        let report = StoreVerifier.verify(path: path) { progress in
+            line.update(done: progress.filesDone, total: progress.filesTotal,
+                        detail: "files, \(formatBytes(progress.bytesDone)) of \(formatBytes(progress.bytesTotal)) \(progress.current)")
+        }
+        line.finish()
         if json {
             try printJSON(report)
         } else {
