@@ -21,7 +21,9 @@
 #   REPEATS [1]              runs of each row per server, alternated; the table gives medians
 #   CONNECTIONS ["16 64 256"]
 #   SCENARIOS ["send mix read"]
-#   TARGETS ["msgstore bare"]   also msgstore-mem (msgstore serve --storage memory)
+#   TARGETS ["msgstore bare"]   also msgstore-mem (msgstore serve --storage memory) and
+#                            msgstore-scraped (msgstore, with GET /metrics scraped every
+#                            SCRAPE_INTERVAL [1] s during its runs: the cost of monitoring)
 #   SYNC [always]            msgstore serve --sync (always | none)
 #   MSGSTORE_ARGS []         more options for msgstore serve (default has --no-request-log)
 #   N_USERS [1000] N_GROUPS [50] GROUP_SIZE [10]
@@ -61,6 +63,7 @@ PERF=${PERF:-0}
 PERF_CONNECTIONS=${PERF_CONNECTIONS:-64}
 PERF_SCENARIOS=${PERF_SCENARIOS:-send}
 BUILD=${BUILD:-1}
+SCRAPE_INTERVAL=${SCRAPE_INTERVAL:-1}
 
 log() { echo "http-bench: $*" >&2; }
 
@@ -125,6 +128,11 @@ start_server() {
       "$msgstore" serve --data "$work/data" --host 127.0.0.1 --port 0 --sync "$SYNC" --no-request-log $MSGSTORE_ARGS \
         >"$out" 2>"$err" &
       ;;
+    msgstore-scraped)
+      # shellcheck disable=SC2086
+      "$msgstore" serve --data "$work/data-scraped" --host 127.0.0.1 --port 0 --sync "$SYNC" --no-request-log $MSGSTORE_ARGS \
+        >"$out" 2>"$err" &
+      ;;
     msgstore-mem)
       # shellcheck disable=SC2086
       "$msgstore" serve --storage memory --host 127.0.0.1 --port 0 --no-request-log $MSGSTORE_ARGS >"$out" 2>"$err" &
@@ -133,7 +141,7 @@ start_server() {
       "$bare" --host 127.0.0.1 --port 0 --page-content-bytes "$CONTENT_BYTES" --page-encoding "$BARE_PAGE_ENCODING" \
         >"$out" 2>"$err" &
       ;;
-    *) log "unknown target $name (msgstore, msgstore-mem, bare)"; exit 1 ;;
+    *) log "unknown target $name (msgstore, msgstore-scraped, msgstore-mem, bare)"; exit 1 ;;
   esac
   local pid=$! port=""
   pids[$name]=$pid
@@ -200,9 +208,15 @@ for scenario in $SCENARIOS; do
         perf_pid=$!
       fi
       log "$target $scenario c=$connections ${DURATION}s (run $repeat/$REPEATS)"
+      scraper=""
+      if [ "$target" = msgstore-scraped ]; then
+        (while :; do curl -s -o /dev/null "$url/metrics"; sleep "$SCRAPE_INTERVAL"; done) &
+        scraper=$!
+      fi
       wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "$url" \
         -- "$scenario" "$work/ids-$target" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" \
         >"$wrk_out"
+      if [ -n "$scraper" ]; then kill "$scraper" 2>/dev/null || true; wait "$scraper" 2>/dev/null || true; fi
       [ -z "$perf_pid" ] || wait "$perf_pid" || log "perf record failed: $(tail -3 "$OUT/perf-record.log")"
       json=$(sed -n 's/^JSON //p' "$wrk_out")
       [ -n "$json" ] || { log "no result from wrk:"; cat "$wrk_out" >&2; exit 1; }
@@ -212,7 +226,7 @@ for scenario in $SCENARIOS; do
         extra=",\"fanout_after\":${queue:-null}"
       fi
       sync=n/a
-      [ "$target" = msgstore ] && sync=$SYNC
+      [[ "$target" == msgstore || "$target" == msgstore-scraped ]] && sync=$SYNC
       echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"repeat\":$repeat,\"sync\":\"$sync\",\"duration\":$DURATION${extra},${json#\{}" \
         >>"$results"
     done
