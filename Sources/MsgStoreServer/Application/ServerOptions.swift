@@ -12,17 +12,26 @@ public struct ServerOptions: Sendable {
     public var logsRequests: Bool
     /// Connection cap, timeouts and request head limits.
     public var connections: ConnectionLimits
+    /// Clients that may wait for messages at once: long polls (`wait` > 0)
+    /// and event streams together. One more is answered `503` with `Retry-After`.
+    public var maxWaiters: Int
+    /// The interval of the keepalive comment on an idle event stream.
+    public var keepaliveInterval: Duration
 
     /// Creates options; the defaults are the contract's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, limits: MessagingLimits = MessagingLimits(), logsRequests: Bool = true,
-        connections: ConnectionLimits = ConnectionLimits()
+        connections: ConnectionLimits = ConnectionLimits(), maxWaiters: Int = InboxNotifier.defaultMaxWaiters,
+        keepaliveInterval: Duration = .seconds(15)
     ) {
+        precondition(maxWaiters >= 0 && keepaliveInterval > .zero)
         self.host = host
         self.port = port
         self.limits = limits
         self.logsRequests = logsRequests
         self.connections = connections
+        self.maxWaiters = maxWaiters
+        self.keepaliveInterval = keepaliveInterval
     }
 
     /// The request body limit: room for the largest content with every byte
