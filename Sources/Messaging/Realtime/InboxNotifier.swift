@@ -223,6 +223,7 @@ public struct InboxWaiterLimitError: Error, Hashable, Sendable, CustomStringConv
     /// Creates the error.
     public init(limit: Int) { self.limit = limit }
 
+    /// The sentence a client sees with the `503`.
     public var description: String {
         "\(limit) clients are already waiting for messages, the most this server allows; retry later."
     }
