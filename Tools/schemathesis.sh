@@ -5,6 +5,9 @@
 # schema), any invalid request that is accepted, any valid one that is refused,
 # a server that died or stopped answering /health, a server that does not exit
 # 0 on SIGTERM, or a data directory that `msgstore verify` does not find sound.
+# The event stream (GET /messages/{recipient}/events, operation streamInbox) is left
+# out: a valid request never ends by itself. Long polls are fuzzed with `wait` cut to
+# 0 or 1 second (Tools/schemathesis/hooks.py), so the run cannot hang on them.
 #
 #   Tools/schemathesis.sh                                   # CI size (Tools/test.sh)
 #   SCHEMATHESIS_MAX_EXAMPLES=500 Tools/schemathesis.sh     # the documented larger run
@@ -80,6 +83,7 @@ MSGSTORE_SCHEMATHESIS_BASE_URL=$base SCHEMATHESIS_SEED=${SCHEMATHESIS_SEED:-} \
   --url "$base" \
   --checks all \
   --mode all \
+  --exclude-operation-id streamInbox \
   --phases "$PHASES" \
   --max-examples "$MAX_EXAMPLES" \
   --workers "${SCHEMATHESIS_WORKERS:-1}" \

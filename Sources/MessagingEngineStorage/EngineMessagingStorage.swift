@@ -303,7 +303,7 @@ public final class EngineMessagingStorage: MessagingStorage {
             let isFirst = cursor == nil
             if isFirst, try await read({ [store] in try store.contains(bodies, bodyKey) }) {
                 // The body is written by the first batch and the cursor deleted by the last: done before.
-                return FanOutBatch(copiesWritten: 0, isComplete: true)
+                return FanOutBatch(recipients: [], isComplete: true)
             }
             // The next members after the cursor, in the members table's order (user id bytes), read now.
             let (page, isLast) = try await read { [store] in
@@ -320,7 +320,7 @@ public final class EngineMessagingStorage: MessagingStorage {
                 }
                 return (page, isLast)
             }
-            if isFirst && page.isEmpty { return FanOutBatch(copiesWritten: 0, isComplete: true) }  // no members: nothing stored
+            if isFirst && page.isEmpty { return FanOutBatch(recipients: [], isComplete: true) }  // no members: nothing stored
             try await waitForClock(after: record.sentAt)
             var batch = WriteBatch()
             if isFirst {
@@ -342,7 +342,8 @@ public final class EngineMessagingStorage: MessagingStorage {
                 batch.delete(fanOut, cursorKey)
             }
             _ = try await write(batch)
-            return FanOutBatch(copiesWritten: page.count, isComplete: isLast)
+            // Checked 16 bytes each above.
+            return FanOutBatch(recipients: page.compactMap { Layout.uuid($0).map { UserID($0) } }, isComplete: isLast)
         }
     }
 

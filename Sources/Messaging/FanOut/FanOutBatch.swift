@@ -1,13 +1,18 @@
 /// What one call of ``MessagingStorage/deliverGroupMessageBatch(_:maxMembers:)`` did.
 public struct FanOutBatch: Hashable, Sendable {
-    /// Copies written by this batch (0 when the message was already fully delivered).
-    public var copiesWritten: Int
+    /// The members this batch wrote a copy for, in the order written (empty
+    /// when the message was already fully delivered). The worker wakes the
+    /// clients waiting on these inboxes (``InboxNotifier``).
+    public var recipients: [UserID]
     /// Whether every member is now served: the message can be acknowledged.
     public var isComplete: Bool
 
+    /// Copies written by this batch: one per recipient.
+    public var copiesWritten: Int { recipients.count }
+
     /// Creates a result.
-    public init(copiesWritten: Int, isComplete: Bool) {
-        self.copiesWritten = copiesWritten
+    public init(recipients: [UserID], isComplete: Bool) {
+        self.recipients = recipients
         self.isComplete = isComplete
     }
 }

@@ -22,9 +22,14 @@ import Synchronization
 ///   or `POST /admin/queues/fanout/redrive` brings it back.
 /// - A crash or a stop mid-message leaves it unacknowledged: it is received
 ///   again and resumes after its cursor, so every member sees exactly one copy.
+/// - **Waiting clients wake**: after each batch is written (durable and
+///   readable), the ``notifier`` wakes the long polls and streams waiting on
+///   the inboxes of that batch's members (``FanOutBatch/recipients``).
 public final class FanOutWorker: Sendable {
     private let storage: any MessagingStorage
     private let options: FanOutOptions
+    /// Told about every inbox a batch wrote a copy to.
+    public let notifier: InboxNotifier?
     private let logger: Logger
     private let isStopping = Atomic<Bool>(false)
     private let runningTask = Mutex<Task<Void, Never>?>(nil)
@@ -42,14 +47,19 @@ public final class FanOutWorker: Sendable {
         let deadLettered = Atomic<UInt64>(0)
     }
 
-    /// Creates a worker; call ``run()`` to start it. It records the fan-out
-    /// lag of each message (acceptance to last copy) as the swift-metrics
-    /// timer `msgstore_fanout_lag_seconds` through `metricsFactory`
-    /// (default: the process's bootstrapped factory, if any).
-    public init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions(), logger: Logger,
-                metricsFactory: (any MetricsFactory)? = nil) {
+    /// Creates a worker; call ``run()`` to start it. Pass the ``MessagingService``'s
+    /// ``MessagingService/notifier`` as `notifier`, so that clients waiting on an
+    /// inbox wake when a group copy reaches it. It records the fan-out lag of
+    /// each message (acceptance to last copy) as the swift-metrics timer
+    /// `msgstore_fanout_lag_seconds` through `metricsFactory` (default: the
+    /// process's bootstrapped factory, if any).
+    public init(
+        storage: any MessagingStorage, options: FanOutOptions = FanOutOptions(), notifier: InboxNotifier? = nil, logger: Logger,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
         self.storage = storage
         self.options = options
+        self.notifier = notifier
         self.logger = logger
         self.lagTimer = CoreMetrics.Timer(label: "msgstore_fanout_lag_seconds", factory: metricsFactory ?? MetricsSystem.factory)
     }
@@ -142,6 +152,7 @@ public final class FanOutWorker: Sendable {
                     counters.leaseExtensions.add(1, ordering: .relaxed)
                 }
                 let batch = try await storage.deliverGroupMessageBatch(lease, maxMembers: options.membersPerBatch)
+                if !batch.recipients.isEmpty { notifier?.notify(batch.recipients) }
                 written += batch.copiesWritten
                 counters.copies.add(UInt64(batch.copiesWritten), ordering: .relaxed)
                 if batch.copiesWritten > 0 { counters.batches.add(1, ordering: .relaxed) }

@@ -6,17 +6,28 @@ import Foundation
 /// limits), throws ``MessagingError`` for anything a client did wrong, and
 /// stores through a ``MessagingStorage``. Group messages are only enqueued here;
 /// a ``FanOutWorker`` delivers them.
+///
+/// Clients can wait for new messages instead of polling:
+/// ``inbox(of:after:limit:waitingUpTo:)`` (a long poll) and
+/// ``followInbox(_:after:idleInterval:onMessages:onIdle:)`` (a stream). Both
+/// read the inbox exactly as a polling client does; the ``notifier`` only
+/// wakes them: this service after each direct message, the ``FanOutWorker``
+/// after each batch of group copies.
 public struct MessagingService: Sendable {
     /// The storage backend.
     public let storage: any MessagingStorage
     /// The enforced bounds.
     public let limits: MessagingLimits
+    /// Wakes the clients waiting on an inbox when something is delivered to it.
+    public let notifier: InboxNotifier
 
     /// Creates a service. A ``FanOutWorker`` on the same storage delivers the
-    /// group messages it accepts (its long poll wakes on each enqueue).
-    public init(storage: any MessagingStorage, limits: MessagingLimits = MessagingLimits()) {
+    /// group messages it accepts (its long poll wakes on each enqueue); give
+    /// it the same `notifier`, so that waiting clients wake for group copies too.
+    public init(storage: any MessagingStorage, limits: MessagingLimits = MessagingLimits(), notifier: InboxNotifier = InboxNotifier()) {
         self.storage = storage
         self.limits = limits
+        self.notifier = notifier
     }
 
     // MARK: Users
@@ -83,7 +94,8 @@ public struct MessagingService: Sendable {
 
     // MARK: Messages
 
-    /// Sends a direct message; returns once it is durable.
+    /// Sends a direct message; returns once it is durable (and then wakes the
+    /// clients waiting on the recipient's inbox).
     /// - Throws: `.badRequest` (empty content), `.payloadTooLarge`, `.notFound`
     ///   (sender or recipient), `.forbidden` (the recipient blocks the sender;
     ///   nothing is stored).
@@ -96,6 +108,7 @@ public struct MessagingService: Sendable {
         }
         let message = OutgoingMessage(messageID: .random(), sender: sender, content: content)
         let date = try await storage.deliverDirectMessage(message, to: recipient)
+        notifier.notify(recipient)
         return SentMessage(messageID: message.messageID, date: date)
     }
 
@@ -122,11 +135,21 @@ public struct MessagingService: Sendable {
     /// set when more messages exist after the page.
     /// - Throws: `.badRequest` (limit out of range), `.notFound` (recipient).
     public func inbox(of recipient: UserID, after: MessageDate?, limit: Int?) async throws -> InboxPage {
+        let pageSize = try pageSize(limit)
+        try await requireUser(recipient, role: "Recipient")
+        return try await readPage(of: recipient, after: after, pageSize: pageSize)
+    }
+
+    private func pageSize(_ limit: Int?) throws -> Int {
         let pageSize = limit ?? limits.pageSizeDefault
         guard (1...limits.maxPageSize).contains(pageSize) else {
             throw MessagingError(.badRequest, "limit must be between 1 and \(limits.maxPageSize).")
         }
-        try await requireUser(recipient, role: "Recipient")
+        return pageSize
+    }
+
+    /// ``inbox(of:after:limit:)`` without the checks.
+    private func readPage(of recipient: UserID, after: MessageDate?, pageSize: Int) async throws -> InboxPage {
         // One extra entry tells whether another page exists. The storage stops reading
         // once the contents alone pass the byte budget: no later message could fit.
         let budget = limits.maxPageBytes
@@ -146,6 +169,78 @@ public struct MessagingService: Sendable {
             nextPageToken = messages.last?.date
         }
         return InboxPage(messages: messages, nextPageToken: nextPageToken)
+    }
+
+    // MARK: Waiting for messages
+
+    /// A long poll: the page ``inbox(of:after:limit:)`` returns, at once when
+    /// it holds a message; otherwise waits up to `wait` for a delivery to
+    /// `recipient`'s inbox (a direct message, a group copy) and returns the
+    /// page as soon as one is readable, or an empty page when `wait` runs out
+    /// or the ``notifier`` shuts down. No polling: the wait is suspended
+    /// until the ``notifier`` wakes it.
+    /// - Throws: as ``inbox(of:after:limit:)``, and ``InboxWaiterLimitError``
+    ///   when it would have to wait but ``InboxNotifier/maxWaiters`` clients
+    ///   wait already.
+    public func inbox(of recipient: UserID, after: MessageDate?, limit: Int?, waitingUpTo wait: Duration) async throws -> InboxPage {
+        let pageSize = try pageSize(limit)
+        try await requireUser(recipient, role: "Recipient")
+        let first = try await readPage(of: recipient, after: after, pageSize: pageSize)
+        guard first.messages.isEmpty, wait > .zero else { return first }
+        let deadline = ContinuousClock.now.advanced(by: wait)
+        // Subscribed before the next read: a delivery after it either shows in
+        // that read or wakes the wait.
+        let subscription = try notifier.subscribe(to: recipient)
+        defer { subscription.cancel() }
+        while true {
+            let page = try await readPage(of: recipient, after: after, pageSize: pageSize)
+            if !page.messages.isEmpty { return page }
+            guard await subscription.wait(until: deadline) == .notified else { return page }
+        }
+    }
+
+    /// Checks that `recipient` exists and subscribes to its inbox, for
+    /// ``followInbox(_:after:idleInterval:onMessages:onIdle:)``.
+    /// - Throws: `.notFound` (recipient), ``InboxWaiterLimitError``.
+    public func subscribeToInbox(of recipient: UserID) async throws -> InboxSubscription {
+        try await requireUser(recipient, role: "Recipient")
+        return try notifier.subscribe(to: recipient)
+    }
+
+    /// Follows an inbox as a stream: hands every message dated after `start`
+    /// to `onMessages`, page by page in date order, then each new one as it
+    /// is delivered, until the task is cancelled, the subscription is
+    /// cancelled or the ``notifier`` shuts down (returning why). Calls
+    /// `onIdle` after each `idleInterval` with nothing new (a keepalive).
+    ///
+    /// The messages are read exactly as polling reads them (pages after the
+    /// last date handed over; the notifier only wakes the loop), so nothing
+    /// is missed or repeated: resuming later from the last date handed over
+    /// continues exactly where this left off. The subscription must come
+    /// from ``subscribeToInbox(of:)`` (or the ``notifier``) **before** the
+    /// first read, that is, before this is called.
+    /// - Throws: what the storage or the callbacks throw.
+    @discardableResult
+    public func followInbox(
+        _ subscription: InboxSubscription, after start: MessageDate?, idleInterval: Duration,
+        onMessages: ([InboxMessage]) async throws -> Void, onIdle: () async throws -> Void
+    ) async throws -> InboxWakeReason {
+        var cursor = start
+        while true {
+            if Task.isCancelled { return .cancelled }
+            if notifier.isShutDown { return .shutDown }
+            let page = try await readPage(of: subscription.recipient, after: cursor, pageSize: limits.maxPageSize)
+            if let last = page.messages.last {
+                try await onMessages(page.messages)
+                cursor = last.date
+                if page.nextPageToken != nil { continue }
+            }
+            switch await subscription.wait(until: ContinuousClock.now.advanced(by: idleInterval)) {
+            case .notified: continue
+            case .timedOut: try await onIdle()
+            case let reason: return reason
+            }
+        }
     }
 
     // MARK: Operations

@@ -282,16 +282,16 @@ public final class InMemoryMessagingStorage: MessagingStorage {
             let id = message.messageID
             guard let queued = state.queue.values.first(where: { $0.body.message.messageID == id }) else {
                 // Acknowledged: fully delivered.
-                return FanOutBatch(copiesWritten: 0, isComplete: true)
+                return FanOutBatch(recipients: [], isComplete: true)
             }
             let cursor = state.cursors[id]
             if cursor == nil && state.groupBodies[id] != nil {
-                return FanOutBatch(copiesWritten: 0, isComplete: true)  // the last batch dropped the cursor
+                return FanOutBatch(recipients: [], isComplete: true)  // the last batch dropped the cursor
             }
             let members = (state.groups[message.groupID] ?? [:]).keys.filter { cursor == nil || $0 > cursor! }.sorted()
             let page = members.prefix(maxMembers)
             let isLast = members.count <= maxMembers
-            if cursor == nil && page.isEmpty { return FanOutBatch(copiesWritten: 0, isComplete: true) }
+            if cursor == nil && page.isEmpty { return FanOutBatch(recipients: [], isComplete: true) }
             let body = state.groupBodies[id] ?? queued.body
             state.groupBodies[id] = body
             for member in page {
@@ -299,7 +299,7 @@ public final class InMemoryMessagingStorage: MessagingStorage {
                 state.inboxes[member, default: []].append(.group(body, recipient: member, date: date))
             }
             if isLast { state.cursors[id] = nil } else { state.cursors[id] = page.last }
-            return FanOutBatch(copiesWritten: page.count, isComplete: isLast)
+            return FanOutBatch(recipients: Array(page), isComplete: isLast)
         }
     }
 

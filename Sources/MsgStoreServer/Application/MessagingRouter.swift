@@ -38,7 +38,7 @@ public enum MessagingRouter {
         let bodies = JSONBodyReader(maxBodyBytes: options.maxBodyBytes)
         UserRoutes<Context>(service: service, bodies: bodies).register(on: router)
         GroupRoutes<Context>(service: service, bodies: bodies).register(on: router)
-        MessageRoutes<Context>(service: service, bodies: bodies).register(on: router)
+        MessageRoutes<Context>(service: service, bodies: bodies, keepaliveInterval: options.keepaliveInterval).register(on: router)
         OperationRoutes<Context>(service: service).register(on: router)
         AdminRoutes<Context>(service: service).register(on: router)
         router.get("/metrics") { _, _ in

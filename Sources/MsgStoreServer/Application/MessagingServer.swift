@@ -20,15 +20,21 @@ public struct MessagingServer: Sendable {
     public let metrics: ServerMetrics
     private let logger: Logger
 
-    /// Wires storage, service and worker together; metrics go to `metrics`
-    /// (a registry of its own by default).
+    /// Wakes the clients waiting for messages (long polls and event streams);
+    /// the service notifies it after direct messages, the worker after group copies.
+    public var notifier: InboxNotifier { service.notifier }
+
+    /// Wires storage, service and worker together, with one ``InboxNotifier``
+    /// admitting ``ServerOptions/maxWaiters`` waiting clients; metrics go to
+    /// `metrics` (a registry of its own by default).
     public init(storage: any MessagingStorage, options: ServerOptions, fanOut: FanOutOptions = FanOutOptions(), logger: Logger,
                 metrics: ServerMetrics = ServerMetrics()) {
-        let worker = FanOutWorker(storage: storage, options: fanOut, logger: logger, metricsFactory: metrics.factory)
+        let notifier = InboxNotifier(maxWaiters: options.maxWaiters)
+        let worker = FanOutWorker(storage: storage, options: fanOut, notifier: notifier, logger: logger, metricsFactory: metrics.factory)
         self.metrics = metrics
         self.storage = storage
         self.worker = worker
-        self.service = MessagingService(storage: storage, limits: options.limits)
+        self.service = MessagingService(storage: storage, limits: options.limits, notifier: notifier)
         self.options = options
         self.connections = ConnectionCounter(limit: options.connections.maxConnections)
         self.logger = logger
@@ -57,15 +63,20 @@ public struct MessagingServer: Sendable {
             logger: logger)
     }
 
-    /// Serves until SIGTERM or SIGINT: then stops accepting, finishes in-flight
-    /// requests, stops the fan-out worker after its current batch and closes the storage.
+    /// Serves until SIGTERM or SIGINT: then releases the clients waiting for
+    /// messages (long polls answer, event streams end), stops accepting,
+    /// finishes in-flight requests, stops the fan-out worker after its current
+    /// batch and closes the storage.
     public func run(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let application = makeApplication(onServerRunning: onServerRunning)
-        // Shutdown runs in reverse order: HTTP drains first, then the worker stops.
+        // Shutdown runs in reverse order: the waiting clients are released first (so
+        // that the HTTP drain does not wait for long polls and streams), then HTTP
+        // drains, then the worker stops.
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: FanOutService(worker: worker)),
                 .init(service: application),
+                .init(service: InboxNotifierService(notifier: notifier)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

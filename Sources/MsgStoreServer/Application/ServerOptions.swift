@@ -14,18 +14,27 @@ public struct ServerOptions: Sendable {
     public var connections: ConnectionLimits
     /// Bearer-token authentication: nil (the default) serves everyone.
     public var apiKeys: APIKeys?
+    /// Clients that may wait for messages at once: long polls (`wait` > 0)
+    /// and event streams together. One more is answered `503` with `Retry-After`.
+    public var maxWaiters: Int
+    /// The interval of the keepalive comment on an idle event stream.
+    public var keepaliveInterval: Duration
 
     /// Creates options; the defaults are the contract's.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, limits: MessagingLimits = MessagingLimits(), logsRequests: Bool = true,
-        connections: ConnectionLimits = ConnectionLimits(), apiKeys: APIKeys? = nil
+        connections: ConnectionLimits = ConnectionLimits(), maxWaiters: Int = InboxNotifier.defaultMaxWaiters,
+        keepaliveInterval: Duration = .seconds(15), apiKeys: APIKeys? = nil
     ) {
+        precondition(maxWaiters >= 0 && keepaliveInterval > .zero)
         self.host = host
         self.port = port
         self.limits = limits
         self.logsRequests = logsRequests
         self.connections = connections
         self.apiKeys = apiKeys
+        self.maxWaiters = maxWaiters
+        self.keepaliveInterval = keepaliveInterval
     }
 
     /// The request body limit: room for the largest content with every byte

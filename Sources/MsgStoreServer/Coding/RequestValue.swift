@@ -38,6 +38,18 @@ enum RequestValue {
         return value
     }
 
+    /// The `wait` query parameter of a long poll, in whole seconds: zero when
+    /// absent; 400 unless digits only with a value from 0 to `max`.
+    static func wait(_ text: String?, max: Int) throws -> Duration {
+        guard let text else { return .zero }
+        guard !text.isEmpty, text.utf8.count <= 9, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let value = Int(text), value <= max
+        else {
+            throw APIError.badRequest("wait must be a whole number of seconds from 0 to \(max), got '\(text)'.")
+        }
+        return .seconds(value)
+    }
+
     /// An ISO-8601 date from `field`; 400 if it does not parse.
     static func date(_ text: String, field: String) throws -> MessageDate {
         guard let date = MessageDate(iso8601: text) else {

@@ -71,11 +71,18 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(status: .internalServerError, code: "internal", message: message)
     }
 
+    /// The `Retry-After` of a `503` for too many waiting clients, in seconds.
+    public static let waiterLimitRetryAfterSeconds = 5
+
     /// Maps any error to its HTTP form — the single mapping of the server.
     public init(_ error: any Error) {
         switch error {
         case let error as APIError:
             self = error
+        case let error as InboxWaiterLimitError:
+            self.init(
+                status: .serviceUnavailable, code: "unavailable", message: error.description,
+                headers: [.retryAfter: "\(Self.waiterLimitRetryAfterSeconds)"])
         case let error as MessagingError:
             switch error.code {
             case .badRequest: self = .badRequest(error.message)

@@ -283,7 +283,15 @@ public enum OpenAPIDocument {
               - $ref: '#/components/parameters/Recipient'
             get:
               operationId: readInbox
-              summary: One page of an inbox, ascending by date.
+              summary: One page of an inbox, ascending by date; with `wait`, a long poll.
+              description: |
+                With `wait` > 0 and nothing after `date` yet, the request is held
+                until a message is delivered to this inbox (a direct message or a
+                group copy) and then answered with the page, or answered with an
+                empty page after `wait` seconds. A held request counts toward the
+                server's limit of waiting clients (`msgstore serve --max-waiters`,
+                10,000 by default, shared with event streams); beyond it the answer
+                is 503 with `Retry-After`. A page that is there at once needs no slot.
               parameters:
                 - name: date
                   in: query
@@ -301,6 +309,17 @@ public enum OpenAPIDocument {
                     minimum: 1
                     maximum: 1000
                     default: 50
+                - name: wait
+                  in: query
+                  required: false
+                  description: |
+                    Seconds to hold the request while nothing is after `date`
+                    (digits only, 0 to 60; 0 or absent: answer at once).
+                  schema:
+                    type: integer
+                    minimum: 0
+                    maximum: 60
+                    default: 0
               responses:
                 '200':
                   description: |
@@ -308,7 +327,8 @@ public enum OpenAPIDocument {
                     this page; it is the date of the page's last message. A page
                     stops early, with a token, before the message that would make the
                     response larger than the server's page byte budget (4 MiB by
-                    default); it always holds at least one message.
+                    default); it always holds at least one message. After a `wait`
+                    that ran out (or a server shutting down), an empty page.
                   content:
                     application/json:
                       schema:
@@ -326,7 +346,56 @@ public enum OpenAPIDocument {
                 '404':
                   $ref: '#/components/responses/NotFound'
                 '503':
-                  $ref: '#/components/responses/Unavailable'
+                  $ref: '#/components/responses/UnavailableOrTooManyWaiters'
+          /messages/{recipient}/events:
+            parameters:
+              - $ref: '#/components/parameters/Recipient'
+            get:
+              operationId: streamInbox
+              summary: The inbox as a stream of Server-Sent Events.
+              description: |
+                Every message dated after the start, then each new one as it is
+                delivered, one event per message, in date order: a line
+                `id: <date>`, a line `data: <message JSON>` and an empty line, for
+                example `id: 2024-06-24T10:49:53.159123Z` then
+                `data: {"messageId":"…","sender":"…","recipient":"…","content":"…","date":"…","sentAt":"…"}`.
+                `id` is the message's `date`; `data` is the message's JSON exactly as
+                in an inbox page (one line). The stream starts after the date of the
+                `Last-Event-ID` header when there is one (a reconnecting `EventSource`
+                sends it), else after `date`, else at the first message; so a client
+                that reconnects misses nothing and gets nothing twice. An idle stream
+                gets a comment line `: keepalive` about every 15 seconds. Events are
+                read from the inbox as polling reads it: same order, same visibility.
+                The stream counts toward the limit of waiting clients (503 with
+                `Retry-After` beyond it) and ends when the server stops.
+              parameters:
+                - name: date
+                  in: query
+                  required: false
+                  description: Start after this date (ignored when `Last-Event-ID` is sent).
+                  schema:
+                    type: string
+                    format: date-time
+                - name: Last-Event-ID
+                  in: header
+                  required: false
+                  description: The `id` of the last event received; the stream resumes after it.
+                  schema:
+                    type: string
+                    format: date-time
+              responses:
+                '200':
+                  description: An endless `text/event-stream` (until the client goes or the server stops).
+                  content:
+                    text/event-stream:
+                      schema:
+                        type: string
+                '400':
+                  $ref: '#/components/responses/BadRequest'
+                '404':
+                  $ref: '#/components/responses/NotFound'
+                '503':
+                  $ref: '#/components/responses/UnavailableOrTooManyWaiters'
           /health:
             get:
               operationId: health
@@ -556,6 +625,21 @@ public enum OpenAPIDocument {
                     $ref: '#/components/schemas/Error'
             UnsupportedMediaType:
               description: A Content-Type other than JSON with a body.
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/Error'
+            UnavailableOrTooManyWaiters:
+              description: >-
+                As `Unavailable`, or the server's limit of clients waiting for messages
+                (long polls and event streams) is reached; then `Retry-After` says how
+                many seconds to wait before trying again.
+              headers:
+                Retry-After:
+                  description: Seconds to wait before retrying (only when too many clients wait).
+                  schema:
+                    type: integer
+                    minimum: 0
               content:
                 application/json:
                   schema:

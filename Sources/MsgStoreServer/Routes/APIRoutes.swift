@@ -14,6 +14,7 @@ public enum APIRoutes {
         APIRoute(method: .post, path: "/messages/user/:recipient"),
         APIRoute(method: .post, path: "/messages/group/:groupId"),
         APIRoute(method: .get, path: "/messages/:recipient"),
+        APIRoute(method: .get, path: "/messages/:recipient/events"),
         APIRoute(method: .get, path: "/health"),
         APIRoute(method: .get, path: "/openapi.yaml"),
         APIRoute(method: .get, path: "/metrics"),

@@ -60,6 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a request may take to arrive, head and body, before its connection is closed.")
     var requestTimeoutSeconds: Int = 30
 
+    @Option(name: .long, help: "Clients that may wait for messages at once (long polls with wait > 0 and event streams together); more get 503 with Retry-After.")
+    var maxWaiters: Int = InboxNotifier.defaultMaxWaiters
+
     @Option(name: .long, help: "Write-ahead log segment size in MiB (engine storage).")
     var walSegmentMib: Int = Self.defaultWalSegmentMib
 
@@ -110,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxConnections { guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1.") } }
         guard (1...86_400).contains(idleTimeoutSeconds) else { throw ValidationError("--idle-timeout-seconds must be 1...86400.") }
         guard (1...3_600).contains(requestTimeoutSeconds) else { throw ValidationError("--request-timeout-seconds must be 1...3600.") }
+        guard (0...1_000_000).contains(maxWaiters) else { throw ValidationError("--max-waiters must be 0...1000000.") }
         guard (1...1024).contains(walSegmentMib) else { throw ValidationError("--wal-segment-mib must be 1...1024.") }
         guard (1...65_536).contains(memtableBudgetMib) else { throw ValidationError("--memtable-budget-mib must be 1...65536.") }
         guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be 'text' or 'json'.") }
@@ -192,7 +196,7 @@ struct ServeCommand: AsyncParsableCommand {
                 connections: ConnectionLimits(
                     maxConnections: descriptors.connections, idleTimeout: .seconds(idleTimeoutSeconds),
                     requestReadTimeout: .seconds(requestTimeoutSeconds)),
-                apiKeys: keys),
+                maxWaiters: maxWaiters, apiKeys: keys),
             fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
             logger: logger, metrics: metrics)
         let host = self.host

@@ -83,13 +83,13 @@ import Testing
             var model = try #require(messages[lease.message.messageID], "\(context)")
             let result = try await harness.storage.deliverGroupMessageBatch(lease, maxMembers: maxMembers)
             if model.isComplete {
-                #expect(result == FanOutBatch(copiesWritten: 0, isComplete: true), "\(context): complete stays complete")
+                #expect(result == FanOutBatch(recipients: [], isComplete: true), "\(context): complete stays complete")
                 return
             }
             let after = members.filter { model.cursor == nil || $0 > model.cursor! }.sorted()
             let page = after.prefix(maxMembers)
             let isLast = after.count <= maxMembers
-            #expect(result == FanOutBatch(copiesWritten: page.count, isComplete: isLast), "\(context): batch of \(maxMembers)")
+            #expect(result == FanOutBatch(recipients: Array(page), isComplete: isLast), "\(context): batch of \(maxMembers)")
             model.delivered.formUnion(page)
             model.cursor = isLast ? nil : page.last
             model.isComplete = isLast

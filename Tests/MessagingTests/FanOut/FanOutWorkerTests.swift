@@ -153,10 +153,10 @@ import Testing
         let group = try await service.newGroup(members: [alice, bob])
         _ = try await service.sendGroupMessage(from: alice, to: group, content: "x")
         let first = try #require(try await storage.receiveGroupMessage(lease: .zero, wait: .zero))
-        #expect(try await storage.deliverGroupMessageBatch(first, maxMembers: 10) == FanOutBatch(copiesWritten: 2, isComplete: true))
+        #expect(try await storage.deliverGroupMessageBatch(first, maxMembers: 10) == FanOutBatch(recipients: [alice, bob].sorted(), isComplete: true))
         let second = try #require(try await storage.receiveGroupMessage(lease: .seconds(5), wait: .zero))
         #expect(second.deliveryAttempt == 2)
-        #expect(try await storage.deliverGroupMessageBatch(second, maxMembers: 10) == FanOutBatch(copiesWritten: 0, isComplete: true))
+        #expect(try await storage.deliverGroupMessageBatch(second, maxMembers: 10) == FanOutBatch(recipients: [], isComplete: true))
         try await storage.acknowledgeGroupMessage(first)  // stale lease: ignored
         try await storage.acknowledgeGroupMessage(second)
         try await storage.acknowledgeGroupMessage(second)

@@ -213,13 +213,13 @@ import Testing
         #expect(lease.message.sentAt == firstSentAt && lease.message.groupID == group && lease.message.sender == members[0])
         #expect(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero) == nil, "leased")
 
-        // Batches of 2 in user id order: 2, 2, then the last 1.
-        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 2, isComplete: false))
+        // Batches of 2 in user id order: 2, 2, then the last 1; each names the members it wrote to.
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(recipients: Array(members[0..<2]), isComplete: false))
         #expect(try await storage.readInbox(of: members[1], after: nil, limit: 10).count == 1)
         #expect(try await storage.readInbox(of: members[2], after: nil, limit: 10).isEmpty, "after the cursor")
-        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 2, isComplete: false))
-        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 1, isComplete: true))
-        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(copiesWritten: 0, isComplete: true),
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(recipients: Array(members[2..<4]), isComplete: false))
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(recipients: [members[4]], isComplete: true))
+        #expect(try await storage.deliverGroupMessageBatch(lease, maxMembers: 2) == FanOutBatch(recipients: [], isComplete: true),
                 "delivered: nothing more")
         try await storage.acknowledgeGroupMessage(lease)
         try await storage.acknowledgeGroupMessage(lease)
@@ -328,7 +328,7 @@ import Testing
         #expect(try await storage.redriveGroupMessages() == 0)
         let again = try #require(try await storage.receiveGroupMessage(lease: .seconds(60), wait: .zero))
         #expect(again.message.messageID == message.messageID)
-        #expect(try await storage.deliverGroupMessageBatch(again, maxMembers: 10) == FanOutBatch(copiesWritten: 1, isComplete: true))
+        #expect(try await storage.deliverGroupMessageBatch(again, maxMembers: 10) == FanOutBatch(recipients: [alice], isComplete: true))
         try await storage.acknowledgeGroupMessage(again)
         #expect(try await storage.readInbox(of: alice, after: nil, limit: 10).map(\.content) == ["parked"])
         try await storage.close()

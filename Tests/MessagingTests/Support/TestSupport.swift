@@ -39,8 +39,8 @@ struct RunningWorker {
     let worker: FanOutWorker
     let task: Task<Void, Never>
 
-    init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions()) {
-        let worker = FanOutWorker(storage: storage, options: options, logger: Logger(label: "test"))
+    init(storage: any MessagingStorage, options: FanOutOptions = FanOutOptions(), notifier: InboxNotifier? = nil) {
+        let worker = FanOutWorker(storage: storage, options: options, notifier: notifier, logger: Logger(label: "test"))
         self.worker = worker
         self.task = Task { await worker.run() }
     }

@@ -32,14 +32,39 @@ struct TestResponse {
 struct TestServer {
     let server: MessagingServer
 
-    init(maxContentBytes: Int = 64 * 1024, maxPageBytes: Int = 4 * 1024 * 1024, apiKeys: APIKeys? = nil,
-         logsRequests: Bool = false, logger: Logger = Logger(label: "test")) {
+    init(
+        maxContentBytes: Int = 64 * 1024, maxPageBytes: Int = 4 * 1024 * 1024, maxWaiters: Int = 100,
+        keepaliveInterval: Duration = .seconds(15), apiKeys: APIKeys? = nil, logsRequests: Bool = false,
+        logger: Logger = Logger(label: "test")
+    ) {
         server = MessagingServer(
             storage: InMemoryMessagingStorage(),
-            options: ServerOptions(limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes),
-                                   logsRequests: logsRequests, apiKeys: apiKeys),
+            options: ServerOptions(
+                limits: MessagingLimits(maxContentBytes: maxContentBytes, maxPageBytes: maxPageBytes), logsRequests: logsRequests,
+                maxWaiters: maxWaiters, keepaliveInterval: keepaliveInterval, apiKeys: apiKeys),
             fanOut: FanOutOptions(consumers: 2),
             logger: logger)
+    }
+
+    /// Clients waiting for messages: long polls and event streams.
+    var notifier: InboxNotifier { server.notifier }
+
+    /// Runs `body` against a live HTTP server on a free port of localhost (for
+    /// streamed responses, read with ``EventStreamClient``), with the worker
+    /// running. Waiting clients are released (the notifier shut down) at the end.
+    func testLive<Value: Sendable>(_ body: @Sendable (TestAPI, Int) async throws -> Value) async throws -> Value {
+        let worker = server.worker
+        let notifier = server.notifier
+        let workerTask = Task { await worker.run() }
+        defer {
+            worker.stop()
+            workerTask.cancel()
+        }
+        let app = Application(router: server.makeRouter())
+        return try await app.test(.live) { client in
+            defer { notifier.shutDown() }
+            return try await body(TestAPI(client: client), try #require(client.port))
+        }
     }
 
     /// Runs `body` against the router with the worker running.

@@ -23,23 +23,7 @@ public enum InboxPageWriter {
         buffer.writeStaticString(#"{"messages":["#)
         for (index, message) in page.messages.enumerated() {
             if index > 0 { buffer.writeStaticString(",") }
-            buffer.writeStaticString(#"{"messageId":""#)
-            buffer.writeString(message.messageID.description)
-            buffer.writeStaticString(#"","sender":""#)
-            buffer.writeString(message.sender.description)
-            buffer.writeStaticString(#"","recipient":""#)
-            buffer.writeString(message.recipient.description)
-            buffer.writeStaticString(#"","content":"#)
-            writeJSONString(message.content, into: &buffer)
-            buffer.writeStaticString(#","date":""#)
-            buffer.writeString(message.date.iso8601String)
-            buffer.writeStaticString(#"","sentAt":""#)
-            buffer.writeString(message.sentAt.iso8601String)
-            if let group = message.groupID {
-                buffer.writeStaticString(#"","groupId":""#)
-                buffer.writeString(group.description)
-            }
-            buffer.writeStaticString(#""}"#)
+            write(message, into: &buffer)
         }
         buffer.writeStaticString("]")
         if let token = page.nextPageToken {
@@ -48,6 +32,27 @@ public enum InboxPageWriter {
             buffer.writeStaticString(#"""#)
         }
         buffer.writeStaticString("}")
+    }
+
+    /// Appends one message's JSON object to `buffer` (``MessageBody``'s shape).
+    static func write(_ message: InboxMessage, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString(#"{"messageId":""#)
+        buffer.writeString(message.messageID.description)
+        buffer.writeStaticString(#"","sender":""#)
+        buffer.writeString(message.sender.description)
+        buffer.writeStaticString(#"","recipient":""#)
+        buffer.writeString(message.recipient.description)
+        buffer.writeStaticString(#"","content":"#)
+        writeJSONString(message.content, into: &buffer)
+        buffer.writeStaticString(#","date":""#)
+        buffer.writeString(message.date.iso8601String)
+        buffer.writeStaticString(#"","sentAt":""#)
+        buffer.writeString(message.sentAt.iso8601String)
+        if let group = message.groupID {
+            buffer.writeStaticString(#"","groupId":""#)
+            buffer.writeString(group.description)
+        }
+        buffer.writeStaticString(#""}"#)
     }
 
     /// Appends `text` as a JSON string literal: runs of bytes that need no
