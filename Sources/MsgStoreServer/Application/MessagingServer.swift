@@ -42,9 +42,9 @@ public struct MessagingServer: Sendable {
 
     /// The router of the HTTP contract bound to this server's service.
     public func makeRouter() -> Router<BasicRequestContext> {
-        let (metrics, storage, worker, connections) = (self.metrics, self.storage, self.worker, self.connections)
+        let (metrics, storage, worker, connections, notifier) = (self.metrics, self.storage, self.worker, self.connections, self.notifier)
         return MessagingRouter.make(service: service, options: options, logger: logger, metrics: MetricsEndpoint(metrics: metrics) {
-            await metrics.exposition(storage: storage, worker: worker, connections: connections)
+            await metrics.exposition(storage: storage, worker: worker, connections: connections, notifier: notifier)
         })
     }
 

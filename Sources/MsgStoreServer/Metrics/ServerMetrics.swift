@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// - HTTP: `msgstore_http_requests_total{method,route,status}`,
 ///   `msgstore_http_request_duration_seconds{method,route}` (histogram),
-///   `msgstore_http_connections_open`;
+///   `msgstore_http_connections_open`, `msgstore_realtime_waiters`;
 /// - the fan-out worker: messages, copies, batches, retries, lease
 ///   extensions and losses, dead letters, and `msgstore_fanout_lag_seconds`
 ///   (histogram: acceptance to last copy, recorded through swift-metrics);
@@ -58,7 +58,8 @@ public final class ServerMetrics: Sendable {
 
     /// Refreshes the figures read from the storage, queue, worker and
     /// connections, then renders every metric in the text format.
-    public func exposition(storage: any MessagingStorage, worker: FanOutWorker, connections: ConnectionCounter?) async -> [UInt8] {
+    public func exposition(storage: any MessagingStorage, worker: FanOutWorker, connections: ConnectionCounter?,
+                           notifier: InboxNotifier? = nil) async -> [UInt8] {
         var figures = await storage.metricsSnapshot()
         if let queue = try? await storage.fanOutQueueStatistics() {
             figures += [
@@ -99,6 +100,11 @@ public final class ServerMetrics: Sendable {
             figures.append(StorageMetric(name: "msgstore_http_connections_refused_total",
                                          help: "Connections closed at once because the server was at --max-connections.",
                                          kind: .counter, value: Double(connections.refusedConnections)))
+        }
+        if let notifier {
+            figures.append(StorageMetric(name: "msgstore_realtime_waiters",
+                                         help: "Clients waiting for messages now: long polls and event streams (--max-waiters caps them).",
+                                         kind: .gauge, value: Double(notifier.waiterCount)))
         }
         apply(figures)
         var buffer: [UInt8] = []

@@ -39,7 +39,7 @@ import Testing
             for family in ["msgstore_http_requests_total", "msgstore_http_request_duration_seconds", "msgstore_fanout_lag_seconds",
                            "msgstore_fanout_queue_depth", "msgstore_fanout_queue_in_flight", "msgstore_fanout_queue_oldest_age_seconds",
                            "msgstore_fanout_queue_dead_letters", "msgstore_fanout_messages_total", "msgstore_fanout_copies_total",
-                           "msgstore_http_connections_open"] {
+                           "msgstore_http_connections_open", "msgstore_realtime_waiters"] {
                 #expect(text.contains("# TYPE \(family) "), "\(family) missing")
             }
             #expect(text.contains("# HELP msgstore_http_requests_total "))
