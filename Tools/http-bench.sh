@@ -11,7 +11,11 @@
 # Tools/http-load/load.lua for each scenario and connection count against
 # each server in turn (after waiting for the servers to be idle), so that a
 # row's figures share the machine's conditions, and stops the servers with
-# SIGTERM (exit status 0 expected). Scenarios: send (direct messages to random users), read (inbox
+# SIGTERM (exit status 0 expected). The PostgreSQL targets (pg: one msgstore
+# serve --storage postgres; pg2: two of them on the same database, each wrk
+# process loading one with half the connections) run on a PostgreSQL server the
+# script starts for the run (initdb into a temporary directory, as the user
+# nobody when root; durable settings: fsync and synchronous_commit on). Scenarios: send (direct messages to random users), read (inbox
 # pages of random users), mix (80% send, 15% read, 5% group messages).
 # Prints a markdown table (req/s, p50, p99, non-2xx, msgstore/bare) and leaves
 # the JSON lines, wrk outputs and server logs in $OUT.
@@ -21,7 +25,11 @@
 #   REPEATS [1]              runs of each row per server, alternated; the table gives medians
 #   CONNECTIONS ["16 64 256"]
 #   SCENARIOS ["send mix read"]
-#   TARGETS ["msgstore bare"]   also msgstore-mem (msgstore serve --storage memory)
+#   TARGETS ["msgstore bare"]   also msgstore-mem (msgstore serve --storage memory), pg and pg2 (PostgreSQL,
+#                            one and two servers; for pg2 a row's p50/p99 are the higher of the two wrk
+#                            processes', req/s their sum)
+#   PG_SETTINGS ["shared_buffers=1GB max_connections=200"]  more postgres -c settings of the pg targets' server
+#   PG_CONNECTIONS [16]      msgstore serve --database-connections of each pg target server
 #   SYNC [always]            msgstore serve --sync (always | none)
 #   MSGSTORE_ARGS []         more options for msgstore serve (default has --no-request-log)
 #   N_USERS [1000] N_GROUPS [50] GROUP_SIZE [10]
@@ -61,6 +69,8 @@ PERF=${PERF:-0}
 PERF_CONNECTIONS=${PERF_CONNECTIONS:-64}
 PERF_SCENARIOS=${PERF_SCENARIOS:-send}
 BUILD=${BUILD:-1}
+PG_SETTINGS=${PG_SETTINGS:-shared_buffers=1GB max_connections=200}
+PG_CONNECTIONS=${PG_CONNECTIONS:-16}
 
 log() { echo "http-bench: $*" >&2; }
 
@@ -109,8 +119,14 @@ stop_server() {
   wait "$pid" 2>/dev/null || status=$?
   return "$status"
 }
+pg_bin="" pg_port=""
+# As root, PostgreSQL's own programs run as nobody (postgres refuses root).
+pg_run() {
+  if [ "$(id -u)" -eq 0 ]; then (cd /tmp && runuser -u nobody -- "$@"); else "$@"; fi
+}
 cleanup() {
   for name in "${!pids[@]}"; do stop_server "$name" || true; done
+  [ -z "$pg_port" ] || pg_run "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -124,6 +140,12 @@ start_server() {
       # shellcheck disable=SC2086
       "$msgstore" serve --data "$work/data" --host 127.0.0.1 --port 0 --sync "$SYNC" --no-request-log $MSGSTORE_ARGS \
         >"$out" 2>"$err" &
+      ;;
+    pg|pg2|pg2-b)
+      local database=${name%-b}
+      # shellcheck disable=SC2086
+      "$msgstore" serve --storage postgres --database-url "postgres://postgres@127.0.0.1:$pg_port/$database?sslmode=disable" \
+        --database-connections "$PG_CONNECTIONS" --host 127.0.0.1 --port 0 --no-request-log $MSGSTORE_ARGS >"$out" 2>"$err" &
       ;;
     msgstore-mem)
       # shellcheck disable=SC2086
@@ -170,7 +192,26 @@ wait_idle() {
   log "servers still busy after 20 s; going on"
 }
 
-for target in $TARGETS; do start_server "$target"; done
+# The PostgreSQL server of the pg targets: a database per target.
+if [[ " $TARGETS " == *" pg"* ]]; then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -x "$pg_bin/initdb" ] || { log "PostgreSQL not found in /usr/lib/postgresql/*/bin (Tools/install-deps.sh installs it)"; exit 1; }
+  mkdir -p "$work/pg"
+  [ "$(id -u)" -ne 0 ] || chown nobody "$work" "$work/pg"
+  pg_run "$pg_bin/initdb" -D "$work/pg/data" -U postgres -A trust -E UTF8 >"$OUT/pg-initdb.log"
+  pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  pg_options="-c port=$pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work/pg"
+  for setting in $PG_SETTINGS; do pg_options+=" -c $setting"; done
+  pg_run "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -o "$pg_options" start >/dev/null
+  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $NF}') on 127.0.0.1:$pg_port ($PG_SETTINGS)"
+  for target in $TARGETS; do
+    case $target in pg|pg2) "$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE $target" ;; esac
+  done
+fi
+for target in $TARGETS; do
+  start_server "$target"
+  [ "$target" != pg2 ] || start_server pg2-b
+done
 for target in $TARGETS; do
   mkdir -p "$work/ids-$target"
   prefill=$PREFILL
@@ -200,11 +241,26 @@ for scenario in $SCENARIOS; do
         perf_pid=$!
       fi
       log "$target $scenario c=$connections ${DURATION}s (run $repeat/$REPEATS)"
-      wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "$url" \
-        -- "$scenario" "$work/ids-$target" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" \
-        >"$wrk_out"
+      if [ "$target" = pg2 ]; then
+        # Two servers: one wrk each, half the connections (and threads) each, at the same time.
+        half_threads=$((threads > 1 ? threads / 2 : 1))
+        wrk_pids=()
+        for part in pg2 pg2-b; do
+          wrk -t "$half_threads" -c $((connections / 2)) -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "${urls[$part]}" \
+            -- "$scenario" "$work/ids-$target" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" \
+            >"$wrk_out.$part" &
+          wrk_pids+=($!)
+        done
+        wait "${wrk_pids[@]}"
+        json=$(python3 Tools/http-load/combine.py "$wrk_out.pg2" "$wrk_out.pg2-b")
+        cat "$wrk_out.pg2" "$wrk_out.pg2-b" >"$wrk_out"
+      else
+        wrk -t "$threads" -c "$connections" -d "${DURATION}s" --timeout 10s -s Tools/http-load/load.lua "$url" \
+          -- "$scenario" "$work/ids-$target" "$CONTENT_BYTES" "$READ_LIMIT" "$([ "$STATUS_DETAIL" = 1 ] && echo status)" \
+          >"$wrk_out"
+        json=$(sed -n 's/^JSON //p' "$wrk_out")
+      fi
       [ -z "$perf_pid" ] || wait "$perf_pid" || log "perf record failed: $(tail -3 "$OUT/perf-record.log")"
-      json=$(sed -n 's/^JSON //p' "$wrk_out")
       [ -n "$json" ] || { log "no result from wrk:"; cat "$wrk_out" >&2; exit 1; }
       extra=""
       if [ "$target" != bare ]; then
@@ -213,13 +269,14 @@ for scenario in $SCENARIOS; do
       fi
       sync=n/a
       [ "$target" = msgstore ] && sync=$SYNC
+      [[ "$target" == pg* ]] && sync=postgres
       echo "{\"server\":\"$target\",\"scenario\":\"$scenario\",\"connections\":$connections,\"repeat\":$repeat,\"sync\":\"$sync\",\"duration\":$DURATION${extra},${json#\{}" \
         >>"$results"
     done
   done
 done
 
-for target in $TARGETS; do
+for target in $TARGETS $([[ " $TARGETS " == *" pg2 "* ]] && echo pg2-b); do
   if ! stop_server "$target"; then log "$target did not exit with status 0 on SIGTERM"; exit 1; fi
   errors=$(grep -ci 'error' "$OUT/$target.stderr" || true)
   [ "$errors" = 0 ] || log "$target logged $errors lines with 'error' (see $OUT/$target.stderr)"
