@@ -90,13 +90,15 @@ if [ "$BUILD" = 1 ]; then
   Tools/install-deps.sh
   log "building msgstore (release)"
   swift build -c release --product msgstore >&2
-  log "building BareRoute (release, Benchmarks/)"
-  (cd Benchmarks && swift build -c release --product BareRoute >&2)
+  if [[ " $TARGETS " == *" bare "* ]]; then
+    log "building BareRoute (release, Benchmarks/)"
+    (cd Benchmarks && swift build -c release --product BareRoute >&2)
+  fi
 fi
 msgstore="$(swift build -c release --show-bin-path)/msgstore"
 bare="$(cd Benchmarks && swift build -c release --show-bin-path)/BareRoute"
 [ -x "$msgstore" ] || { log "missing $msgstore (BUILD=1)"; exit 1; }
-[ -x "$bare" ] || { log "missing $bare (BUILD=1)"; exit 1; }
+[[ " $TARGETS " != *" bare "* ]] || [ -x "$bare" ] || { log "missing $bare (BUILD=1)"; exit 1; }
 
 mkdir -p "$OUT"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
