@@ -181,6 +181,19 @@ servers_cpu() {
   echo "$total"
 }
 
+# CPU time (clock ticks) of the pg targets' PostgreSQL server so far: the postmaster, its
+# children that ended (cutime, cstime) and those alive (the backends).
+pg_cpu() {
+  [ -n "$pg_port" ] || { echo 0; return; }
+  local postmaster total child
+  postmaster=$(head -1 "$work/pg/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat" 2>/dev/null || echo 0)
+  for child in $(cat "/proc/$postmaster/task/$postmaster/children" 2>/dev/null); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 # Waits (at most 20 s) until the servers are idle: under 5% of a core for
 # half a second, so that a server's background work (flushes, compaction,
 # fan-out) left from its last run does not land in the next server's run.
@@ -243,6 +256,7 @@ for scenario in $SCENARIOS; do
         perf_pid=$!
       fi
       log "$target $scenario c=$connections ${DURATION}s (run $repeat/$REPEATS)"
+      cpu_before=$(servers_cpu) db_before=$(pg_cpu)
       if [ "$target" = pg2 ]; then
         # Two servers: one wrk each, half the connections (and threads) each, at the same time.
         half_threads=$((threads > 1 ? threads / 2 : 1))
@@ -264,10 +278,14 @@ for scenario in $SCENARIOS; do
       fi
       [ -z "$perf_pid" ] || wait "$perf_pid" || log "perf record failed: $(tail -3 "$OUT/perf-record.log")"
       [ -n "$json" ] || { log "no result from wrk:"; cat "$wrk_out" >&2; exit 1; }
-      extra=""
+      # CPU seconds used during the run by every msgstore server (all targets are up; the others
+      # idle) and by PostgreSQL: per request, the capacity sketch of docs/scaling.md.
+      ticks=$(getconf CLK_TCK)
+      extra=$(awk -v s="$(( $(servers_cpu) - cpu_before ))" -v d="$(( $(pg_cpu) - db_before ))" -v t="$ticks" \
+        'BEGIN { printf ",\"servers_cpu_s\":%.2f,\"db_cpu_s\":%.2f", s / t, d / t }')
       if [ "$target" != bare ]; then
         queue=$(curl -s "$url/admin/queues/fanout" || echo null)
-        extra=",\"fanout_after\":${queue:-null}"
+        extra+=",\"fanout_after\":${queue:-null}"
       fi
       sync=n/a
       [ "$target" = msgstore ] && sync=$SYNC

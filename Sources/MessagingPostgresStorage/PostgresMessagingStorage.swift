@@ -33,7 +33,11 @@ public final class PostgresMessagingStorage: MessagingStorage {
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
     private let listenTask = Mutex<Task<Void, Never>?>(nil)
+    /// Passed to postgres-nio with every query: at notice and above only, or a debug log would
+    /// carry a line per query.
     private let logger: Logger
+    /// This storage's own events (retries, a broken LISTEN connection).
+    private let eventLogger: Logger
     private let options: PostgresStorageOptions
     private let doorbell = Doorbell()
     private let state = State()
@@ -124,12 +128,15 @@ public final class PostgresMessagingStorage: MessagingStorage {
         configuration.options.maximumConnections = options.maxConnections + 1
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(10)
+        var quietLogger = logger
+        quietLogger.logLevel = max(logger.logLevel, .notice)
         var backgroundLogger = logger
-        backgroundLogger.logLevel = min(.warning, max(logger.logLevel, .warning))
+        backgroundLogger.logLevel = max(logger.logLevel, .warning)
         let client = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
         self.client = client
         self.options = options
-        self.logger = logger
+        self.logger = quietLogger
+        self.eventLogger = logger
         let (started, continuation) = AsyncStream<Void>.makeStream()
         self.started = started
         runTask = Task {
@@ -189,7 +196,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
                 if let code = Self.sqlState(error), code == "40P01" || code == "40001", attempt < 8 {
                     attempt += 1
                     state.transactionRetries.add(1, ordering: .relaxed)
-                    logger.debug("transaction retried", metadata: ["sqlstate": "\(code)", "attempt": "\(attempt)"])
+                    eventLogger.debug("transaction retried", metadata: ["sqlstate": "\(code)", "attempt": "\(attempt)"])
                     try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 << min(attempt, 5)))))
                     continue
                 }
@@ -227,10 +234,10 @@ public final class PostgresMessagingStorage: MessagingStorage {
         }
     }
 
-    /// Whether a query returns at least one row.
-    private func exists(_ query: PostgresQuery) async throws -> Bool {
+    /// Whether a prepared statement returns at least one row.
+    private func exists<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> Bool {
         try await database {
-            for try await _ in try await client.query(query, logger: logger) { return true }
+            for try await _ in try await client.execute(statement, logger: logger) { return true }
             return false
         }
     }
@@ -242,7 +249,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
     }
 
     public func userExists(_ user: UserID) async throws -> Bool {
-        try await exists("SELECT 1 FROM users WHERE user_id = \(user.uuid)")
+        try await exists(Prepared.UserExists(user: user.uuid))
     }
 
     public func setBlock(blocker: UserID, blocked: UserID, isBlocked: Bool) async throws {
@@ -254,7 +261,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
     }
 
     public func isBlocked(blocker: UserID, blocked: UserID) async throws -> Bool {
-        try await exists("SELECT 1 FROM blocks WHERE blocker = \(blocker.uuid) AND blocked = \(blocked.uuid)")
+        try await exists(Prepared.BlockExists(blocker: blocker.uuid, blocked: blocked.uuid))
     }
 
     // MARK: Groups and members
@@ -264,7 +271,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
     }
 
     public func groupExists(_ group: GroupID) async throws -> Bool {
-        try await exists("SELECT 1 FROM groups WHERE group_id = \(group.uuid)")
+        try await exists(Prepared.GroupExists(group: group.uuid))
     }
 
     public func addMember(_ user: UserID, to group: GroupID) async throws {
@@ -301,28 +308,20 @@ public final class PostgresMessagingStorage: MessagingStorage {
     }
 
     public func isMember(_ user: UserID, of group: GroupID) async throws -> Bool {
-        try await exists("SELECT 1 FROM members WHERE group_id = \(group.uuid) AND user_id = \(user.uuid)")
+        try await exists(Prepared.MemberExists(group: group.uuid, user: user.uuid))
     }
 
     // MARK: Direct messages
 
     public func deliverDirectMessage(_ message: OutgoingMessage, to recipient: UserID) async throws -> MessageDate {
-        // One statement, so one transaction: the head upsert locks the inbox's head row until the
-        // commit, and the entry gets the date it hands out.
-        let query: PostgresQuery = """
-            WITH head AS (
-                INSERT INTO inbox_heads AS h (recipient, last_date) VALUES (\(recipient.uuid), \(unescaped: Self.nowMicros))
-                ON CONFLICT (recipient) DO UPDATE SET last_date = GREATEST(EXCLUDED.last_date, h.last_date + 1)
-                RETURNING last_date)
-            INSERT INTO inbox (recipient, date, message_id, sender, sent_at, group_id, content)
-            SELECT \(recipient.uuid), last_date, \(message.messageID.uuid), \(message.sender.uuid), last_date, NULL,
-                   \(message.content)
-            FROM head RETURNING date
-            """
+        // The head upsert locks the inbox's head row until the commit, and the entry gets the date
+        // it hands out (Prepared.DirectSend).
+        let statement = Prepared.DirectSend(recipient: recipient.uuid, messageID: message.messageID.uuid,
+                                            sender: message.sender.uuid, content: message.content)
         let logger = self.logger
         return try await transaction { connection in
             var date: Int64?
-            for try await value in try await connection.query(query, logger: logger).decode(Int64.self) { date = value }
+            for try await value in try await connection.execute(statement, logger: logger) { date = value }
             guard let date else { throw MessagingError(.unavailable, "The database wrote no inbox entry.") }
             return MessageDate(microsecondsSinceEpoch: date)
         }
@@ -565,12 +564,9 @@ public final class PostgresMessagingStorage: MessagingStorage {
             var directBytes = 0
             // One index range of the inbox, in date order; the read stops (and the rest of the rows are
             // dropped) after the direct entry at which the content passes the budget.
-            let rows = try await client.query("""
-                SELECT date, message_id, sender, sent_at, group_id, content FROM inbox
-                WHERE recipient = \(recipient.uuid) AND date > \(after) ORDER BY date LIMIT \(limit)
-                """, logger: logger)
-            for try await (date, messageID, sender, sentAt, groupID, content)
-                in rows.decode((Int64, UUID, UUID, Int64, UUID?, String?).self) {
+            let rows = try await client.execute(
+                Prepared.InboxPage(recipient: recipient.uuid, after: after, limit: Int64(limit)), logger: logger)
+            for try await (date, messageID, sender, sentAt, groupID, content) in rows {
                 if groupID != nil { groupCopies.append(messages.count) }
                 messages.append(InboxMessage(
                     messageID: MessageID(messageID), sender: UserID(sender), recipient: recipient, content: content ?? "",
@@ -613,7 +609,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
     /// doorbell at every notification (and whenever it (re)connects, since a
     /// notification may have been missed meanwhile). Reconnects after a failure.
     private func startListening() {
-        let task = Task { [client, doorbell, state, logger] in
+        let task = Task { [client, doorbell, state, logger = eventLogger] in
             var failures = 0
             while !Task.isCancelled && state.isOpen.load(ordering: .acquiring) {
                 do {

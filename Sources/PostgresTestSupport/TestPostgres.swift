@@ -54,7 +54,8 @@ public final class TestPostgres: Sendable {
 
     private init() throws {
         binaryDirectory = try Self.findBinaries()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("msgstore-pg-\(UUID().uuidString)").path
+        // /tmp, not $TMPDIR: the server user must be able to reach it.
+        let directory = "/tmp/msgstore-pg-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.directory = directory
         if getuid() == 0 {

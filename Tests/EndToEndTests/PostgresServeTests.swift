@@ -118,6 +118,24 @@ import Testing
         #expect(!log.contains("pa55-w0rd-x"), "the password is never logged")
     }
 
+    /// `--storage postgres` without a URL, with a URL that is not PostgreSQL's, or with a database
+    /// that cannot be reached: the server does not start, says why, and never prints the password.
+    @Test func aMissingOrUnreachableDatabaseStopsTheServerWithAClearMessage() throws {
+        let port = try TestPostgres.shared().port
+        let cases: [([String], String)] = [
+            (["serve", "--storage", "postgres"], "--storage postgres needs --database-url"),
+            (["serve", "--storage", "postgres", "--database-url", "mysql://u:hunter2@h/d"], "--database-url"),
+            (["serve", "--storage", "postgres", "--port", "0", "--database-url",
+              "postgres://postgres:hunter2@127.0.0.1:\(port)/no_such_database?sslmode=disable"], "no_such_database"),
+        ]
+        for (arguments, message) in cases {
+            let (status, _, errors) = try ToolOutputTests.run(arguments)
+            #expect(status != 0, "\(arguments)")
+            #expect(errors.contains(message), "\(arguments): \(errors.suffix(600))")
+            #expect(!errors.contains("hunter2"), "\(arguments): the password is printed")
+        }
+    }
+
     /// SIGKILL of the server that is fanning a large group message out (small batches; the queue
     /// row names the holder): the other server takes the message over once the lease runs out and
     /// finishes it, every member with exactly one copy.
