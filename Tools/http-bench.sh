@@ -41,7 +41,7 @@
 #   WRK_THREADS [2]
 #   STATUS_DETAIL [0]        1: count non-2xx by class (4xx, 5xx) in wrk's Lua; costs wrk ~1/3 of its rate
 #   OUT [/tmp/msgstore-http-bench]
-#   PERF [0]                 1: perf record msgstore during PERF_SCENARIOS ["send"] at PERF_CONNECTIONS [64]:
+#   PERF [0]                 1: perf record PERF_TARGET [msgstore] during PERF_SCENARIOS ["send"] at PERF_CONNECTIONS [64]:
 #                            $OUT/perf-SCENARIO.data and the report $OUT/perf-SCENARIO.txt
 #   BUILD [1]                0: use the binaries already built
 set -euo pipefail
@@ -68,6 +68,7 @@ OUT=${OUT:-/tmp/msgstore-http-bench}
 PERF=${PERF:-0}
 PERF_CONNECTIONS=${PERF_CONNECTIONS:-64}
 PERF_SCENARIOS=${PERF_SCENARIOS:-send}
+PERF_TARGET=${PERF_TARGET:-msgstore}
 BUILD=${BUILD:-1}
 PG_SETTINGS=${PG_SETTINGS:-shared_buffers=1GB max_connections=200}
 PG_CONNECTIONS=${PG_CONNECTIONS:-16}
@@ -218,7 +219,7 @@ if [[ " $TARGETS " == *" pg"* ]]; then
   pg_options="-c port=$pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work/pg"
   for setting in $PG_SETTINGS; do pg_options+=" -c $setting"; done
   pg_run "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -o "$pg_options" start >/dev/null
-  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $NF}') on 127.0.0.1:$pg_port ($PG_SETTINGS)"
+  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($PG_SETTINGS)"
   for target in $TARGETS; do
     case $target in pg|pg2) "$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE $target" ;; esac
   done
@@ -249,7 +250,7 @@ for scenario in $SCENARIOS; do
       wait_idle
       wrk_out="$OUT/$target-$scenario-c$connections-$repeat.txt"
       perf_pid=""
-      if [ "$PERF" = 1 ] && [ "$target" = msgstore ] && [[ " $PERF_SCENARIOS " == *" $scenario "* ]] \
+      if [ "$PERF" = 1 ] && [ "$target" = "$PERF_TARGET" ] && [[ " $PERF_SCENARIOS " == *" $scenario "* ]] \
         && [ "$connections" = "$PERF_CONNECTIONS" ] && [ "$repeat" = 1 ]; then
         (sleep 1; exec perf record -F 499 -g -p "${pids[$target]}" -o "$OUT/perf-$scenario.data" \
           -- sleep $((DURATION > 3 ? DURATION - 2 : 1))) >"$OUT/perf-record.log" 2>&1 &

@@ -218,20 +218,44 @@ public final class PostgresMessagingStorage: MessagingStorage {
         }
     }
 
-    /// Runs one write statement in a transaction.
-    private func execute(_ query: PostgresQuery) async throws {
+    /// Runs one write statement as `BEGIN; statement; COMMIT` **in one round trip**: the three
+    /// are written to the connection back to back (postgres-nio queues them; the server runs
+    /// them in order) and only then awaited. Returns once `COMMIT` has completed, so the write
+    /// is committed (see ``transaction(_:)`` for why not a lone statement). If the statement
+    /// fails, the server skips to the `COMMIT`, which then rolls the transaction back.
+    private func write<T: Sendable>(_ query: PostgresQuery, _ decode: @Sendable ([PostgresRow]) throws -> T) async throws -> T {
         let logger = self.logger
-        try await transaction { connection in _ = try await connection.query(query, logger: logger) }
+        return try await database {
+            try await client.withConnection { connection -> T in
+                let begin: EventLoopFuture<PostgresQueryResult> = connection.query("BEGIN", logger: logger)
+                let statement: EventLoopFuture<PostgresQueryResult> = connection.query(query, logger: logger)
+                let commit: EventLoopFuture<PostgresQueryResult> = connection.query("COMMIT", logger: logger)
+                do {
+                    _ = try await begin.get()
+                    let result = try await statement.get()
+                    let committed = try await commit.get()
+                    guard committed.metadata.command == "COMMIT" else {
+                        throw MessagingError(.unavailable, "The database rolled the write back (\(committed.metadata.command)).")
+                    }
+                    return try decode(result.rows)
+                } catch {
+                    // Whatever failed, wait for the rest so the connection goes back to the pool idle.
+                    _ = try? await statement.get()
+                    _ = try? await commit.get()
+                    throw error
+                }
+            }
+        }
     }
 
-    /// Runs one write statement in a transaction; whether it returned a row.
+    /// Runs one write statement in a transaction (one round trip).
+    private func execute(_ query: PostgresQuery) async throws {
+        try await write(query) { _ in () }
+    }
+
+    /// Runs one write statement in a transaction (one round trip); whether it returned a row.
     private func executeReturningRow(_ query: PostgresQuery) async throws -> Bool {
-        let logger = self.logger
-        return try await transaction { connection in
-            var found = false
-            for try await _ in try await connection.query(query, logger: logger) { found = true }
-            return found
-        }
+        try await write(query) { !$0.isEmpty }
     }
 
     /// Whether a prepared statement returns at least one row.
@@ -315,15 +339,21 @@ public final class PostgresMessagingStorage: MessagingStorage {
 
     public func deliverDirectMessage(_ message: OutgoingMessage, to recipient: UserID) async throws -> MessageDate {
         // The head upsert locks the inbox's head row until the commit, and the entry gets the date
-        // it hands out (Prepared.DirectSend).
-        let statement = Prepared.DirectSend(recipient: recipient.uuid, messageID: message.messageID.uuid,
-                                            sender: message.sender.uuid, content: message.content)
-        let logger = self.logger
-        return try await transaction { connection in
-            var date: Int64?
-            for try await value in try await connection.execute(statement, logger: logger) { date = value }
-            guard let date else { throw MessagingError(.unavailable, "The database wrote no inbox entry.") }
-            return MessageDate(microsecondsSinceEpoch: date)
+        // it hands out. One round trip (BEGIN, this, COMMIT pipelined), as an unnamed statement: a
+        // prepared one cannot be pipelined with its COMMIT through postgres-nio's API.
+        let query: PostgresQuery = """
+            WITH head AS (
+                INSERT INTO inbox_heads AS h (recipient, last_date) VALUES (\(recipient.uuid), \(unescaped: Self.nowMicros))
+                ON CONFLICT (recipient) DO UPDATE SET last_date = GREATEST(EXCLUDED.last_date, h.last_date + 1)
+                RETURNING last_date)
+            INSERT INTO inbox (recipient, date, message_id, sender, sent_at, group_id, content)
+            SELECT \(recipient.uuid), last_date, \(message.messageID.uuid), \(message.sender.uuid), last_date, NULL,
+                   \(message.content)
+            FROM head RETURNING date
+            """
+        return try await write(query) { rows in
+            guard let row = rows.first else { throw MessagingError(.unavailable, "The database wrote no inbox entry.") }
+            return MessageDate(microsecondsSinceEpoch: try row.decode(Int64.self))
         }
     }
 
@@ -342,12 +372,9 @@ public final class PostgresMessagingStorage: MessagingStorage {
                 RETURNING sent_at)
             SELECT q.sent_at FROM q, pg_notify('\(unescaped: Self.channel)', '') AS n
             """
-        let logger = self.logger
-        let sentAt = try await transaction { connection -> Int64 in
-            var sentAt: Int64?
-            for try await date in try await connection.query(query, logger: logger).decode(Int64.self) { sentAt = date }
-            guard let sentAt else { throw MessagingError(.notFound, "Group \(group) does not exist.") }
-            return sentAt
+        let sentAt = try await write(query) { rows -> Int64 in
+            guard let row = rows.first else { throw MessagingError(.notFound, "Group \(group) does not exist.") }
+            return try row.decode(Int64.self)
         }
         doorbell.ring()
         return MessageDate(microsecondsSinceEpoch: sentAt)
@@ -361,10 +388,8 @@ public final class PostgresMessagingStorage: MessagingStorage {
             try Task.checkCancellation()
             let generation = doorbell.generation
             let token = UUID()
-            let logger = self.logger
             let identity = options.serverIdentity
-            let received = try await transaction { connection -> GroupMessageLease? in
-                let rows = try await connection.query("""
+            let received = try await write("""
                     WITH next AS (
                         SELECT id FROM fanout_queue
                         WHERE dead_reason IS NULL AND (lease_until IS NULL OR lease_until <= clock_timestamp())
@@ -374,16 +399,13 @@ public final class PostgresMessagingStorage: MessagingStorage {
                         attempts = q.attempts + 1, leased_by = \(identity)
                     FROM next WHERE q.id = next.id
                     RETURNING q.id, q.message_id, q.group_id, q.sender, q.sent_at, q.attempts
-                    """, logger: logger)
-                var received: GroupMessageLease?
-                for try await (id, messageID, groupID, sender, sentAt, attempts)
-                    in rows.decode((Int64, UUID, UUID, UUID, Int64, Int32).self) {
-                    received = GroupMessageLease(
-                        message: QueuedGroupMessage(messageID: MessageID(messageID), groupID: GroupID(groupID),
-                                                    sender: UserID(sender), sentAt: MessageDate(microsecondsSinceEpoch: sentAt)),
-                        deliveryAttempt: Int(attempts), receipt: LeaseReceipt(Receipt(queueID: id, token: token)))
-                }
-                return received
+                    """) { rows -> GroupMessageLease? in
+                guard let row = rows.first else { return nil }
+                let (id, messageID, groupID, sender, sentAt, attempts) = try row.decode((Int64, UUID, UUID, UUID, Int64, Int32).self)
+                return GroupMessageLease(
+                    message: QueuedGroupMessage(messageID: MessageID(messageID), groupID: GroupID(groupID),
+                                                sender: UserID(sender), sentAt: MessageDate(microsecondsSinceEpoch: sentAt)),
+                    deliveryAttempt: Int(attempts), receipt: LeaseReceipt(Receipt(queueID: id, token: token)))
             }
             if let received {
                 if received.deliveryAttempt > 1 { state.redelivered.add(1, ordering: .relaxed) }
@@ -516,19 +538,13 @@ public final class PostgresMessagingStorage: MessagingStorage {
     }
 
     public func redriveGroupMessages() async throws -> Int {
-        let logger = self.logger
-        let moved = try await transaction { connection -> Int in
-            let rows = try await connection.query("""
+        let moved = try await write("""
                 WITH moved AS (
                     UPDATE fanout_queue SET dead_reason = NULL, dead_at = NULL, attempts = 0, lease_token = NULL,
                         lease_until = NULL, leased_by = NULL
                     WHERE dead_reason IS NOT NULL RETURNING id)
                 SELECT count(*) FROM moved, pg_notify('\(unescaped: Self.channel)', '') AS n
-                """, logger: logger)
-            var moved = 0
-            for try await count in rows.decode(Int64.self) { moved = Int(count) }
-            return moved
-        }
+                """) { rows in Int(try rows.first?.decode(Int64.self) ?? 0) }
         if moved > 0 { doorbell.ring() }
         return moved
     }

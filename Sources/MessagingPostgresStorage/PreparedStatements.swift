@@ -1,9 +1,10 @@
 import Foundation
 import PostgresNIO
 
-/// The statements of the hot paths (every send checks users and blocks, then
-/// writes; every poll reads a page), prepared once per connection: the server
-/// parses and plans them once, not at every call as it does an unnamed statement.
+/// The reads of the hot paths (every send checks users and blocks; every poll
+/// reads a page), prepared once per connection: the server parses and plans
+/// them once, not at every call as it does an unnamed statement. (Writes are
+/// unnamed statements pipelined with their BEGIN and COMMIT: one round trip.)
 enum Prepared {
     /// Whether a user exists.
     struct UserExists: PostgresPreparedStatement {
@@ -63,35 +64,6 @@ enum Prepared {
             var bindings = PostgresBindings()
             bindings.append(group)
             bindings.append(user)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
-    }
-
-    /// A direct message: the recipient's head upserted (locked to the commit) and the entry
-    /// written with the date it hands out (see ``PostgresMessagingStorage``). Returns the date.
-    struct DirectSend: PostgresPreparedStatement {
-        static let sql = """
-            WITH head AS (
-                INSERT INTO inbox_heads AS h (recipient, last_date) VALUES ($1, \(PostgresMessagingStorage.nowMicros))
-                ON CONFLICT (recipient) DO UPDATE SET last_date = GREATEST(EXCLUDED.last_date, h.last_date + 1)
-                RETURNING last_date)
-            INSERT INTO inbox (recipient, date, message_id, sender, sent_at, group_id, content)
-            SELECT $1, last_date, $2, $3, last_date, NULL, $4 FROM head RETURNING date
-            """
-        typealias Row = Int64
-        var recipient: UUID
-        var messageID: UUID
-        var sender: UUID
-        var content: String
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings()
-            bindings.append(recipient)
-            bindings.append(messageID)
-            bindings.append(sender)
-            bindings.append(content)
             return bindings
         }
 
