@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MsgStore", targets: ["MsgStore"]),
         .library(name: "Messaging", targets: ["Messaging"]),
         .library(name: "MessagingEngineStorage", targets: ["MessagingEngineStorage"]),
+        .library(name: "MessagingPostgresStorage", targets: ["MessagingPostgresStorage"]),
         .library(name: "MsgStoreServer", targets: ["MsgStoreServer"]),
         .executable(name: "msgstore", targets: ["msgstore"]),
     ],
@@ -26,6 +27,8 @@ let package = Package(
         // `make docs`: the MsgStore DocC catalog (Sources/MsgStore/MsgStore.docc). A plugin
         // only; nothing of it is linked into the products.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // `--storage postgres`: the messaging storage on PostgreSQL (connection pool, LISTEN/NOTIFY).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libzstd through pkg-config; `apt-get install -y libzstd-dev` provides it.
@@ -66,6 +69,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The messaging storage on PostgreSQL (or Citus): tables, per-inbox date heads, the
+        // fan-out queue consumed with FOR UPDATE SKIP LOCKED by every server (docs/scaling.md).
+        .target(
+            name: "MessagingPostgresStorage",
+            dependencies: [
+                "Messaging",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Tests only: a throwaway PostgreSQL server (initdb + pg_ctl in a temporary directory,
+        // as an unprivileged user when run as root) and fresh databases on it.
+        .target(name: "PostgresTestSupport"),
         // HTTP: Hummingbird 2 routes, JSON bodies, error mapping, OpenAPI document.
         .target(
             name: "MsgStoreServer",
@@ -90,6 +108,7 @@ let package = Package(
                 "MsgStore",
                 "Messaging",
                 "MessagingEngineStorage",
+                "MessagingPostgresStorage",
                 "MsgStoreServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,6 +141,8 @@ let package = Package(
             dependencies: [
                 "Messaging",
                 "MessagingEngineStorage",
+                "MessagingPostgresStorage",
+                "PostgresTestSupport",
                 "MsgStore",
                 "MsgStoreTestHelper",
                 .product(name: "Logging", package: "swift-log"),
@@ -142,7 +163,7 @@ let package = Package(
         // talk HTTP to it.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: []
+            dependencies: ["PostgresTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -63,6 +63,23 @@ def main():
                       if r.get("repeat", 1) in bare and bare[r.get("repeat", 1)]["rps"]]
             cells.append(f"{statistics.median(ratios):.2f}" if ratios else "")
         print("| " + " | ".join(cells) + " |")
+    # CPU per request (Tools/http-bench.sh records the servers' and PostgreSQL's CPU seconds per run).
+    if any("servers_cpu_s" in row for row in rows):
+        print("\nCPU per request of the median run, ms: msgstore servers / PostgreSQL:\n")
+        print("| scenario | conns | " + " | ".join(servers) + " |")
+        print("|---|---|" + "---:|" * len(servers))
+        for scenario, connections in keys:
+            cells = [scenario, str(connections)]
+            for server in servers:
+                these = runs.get((server, scenario, connections))
+                if not these or "servers_cpu_s" not in these[0] or not median_row(these)["requests"]:
+                    cells.append("")
+                    continue
+                row = median_row(these)
+                app = row["servers_cpu_s"] * 1000 / row["requests"]
+                db = row.get("db_cpu_s", 0) * 1000 / row["requests"]
+                cells.append(f"{app:.3f} / {db:.3f}" if db else f"{app:.3f}")
+            print("| " + " | ".join(cells) + " |")
     notes = [row for row in rows if row["connect_errors"] or row["read_errors"] or row["write_errors"] or row["timeouts"]
              or row["non2xx"]]
     for row in notes:

@@ -10,13 +10,17 @@
 /// - **Durability.** When a mutating method returns, its effect survives a crash
 ///   (for a store configured to sync; an in-memory store survives nothing).
 /// - **Dates.** Every inbox entry and every accepted group message gets a date
-///   from one monotonic microsecond clock of the store: strictly greater than
-///   every date the store handed out before, across restarts too (persist the
-///   high-water mark). The date of an inbox entry is taken *inside the commit
-///   order*, under the same serialization as the write that makes it visible, so
-///   that within one inbox entries become readable in date order: once a reader
-///   has seen an entry dated D, no entry dated D or earlier can appear in that
-///   inbox later.
+///   from a monotonic microsecond clock of the store: strictly greater than
+///   every date handed out before in the same inbox (for a group message's
+///   acceptance date: in the same group), across restarts too (persist the
+///   high-water mark). A single-process store keeps one clock for everything,
+///   so its dates are unique store-wide; a store shared by several processes
+///   may keep one clock per inbox and one per group (dates of two inboxes may
+///   then be equal: nothing compares them). The date of an inbox entry is taken
+///   *inside the commit order*, under the same serialization as the write that
+///   makes it visible, so that within one inbox entries become readable in date
+///   order: once a reader has seen an entry dated D, no entry dated D or earlier
+///   can appear in that inbox later.
 /// - **Idempotent membership and blocks.** Adding what exists or removing what
 ///   does not is not an error.
 /// - Errors are thrown, never swallowed; a closed store throws
@@ -73,8 +77,8 @@ public protocol MessagingStorage: Sendable {
     /// one `fdatasync`): the message — sender, group, content and its
     /// acceptance date — is queued for fan-out, and nothing else is written.
     /// Returns the acceptance date (`sentAt`), taken from the store's monotonic
-    /// clock: unique, greater than every date handed out before. Every copy
-    /// written later is dated after it.
+    /// clock: unique, greater than every date handed out before (in the group,
+    /// at least: see the type's rules). Every copy written later is dated after it.
     func enqueueGroupMessage(_ message: OutgoingMessage, to group: GroupID) async throws -> MessageDate
 
     /// Leases one queued group message that is not leased (or whose lease ran

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Messaging
 import MessagingEngineStorage
+import MessagingPostgresStorage
 import MsgStore
 import MsgStoreServer
 
@@ -25,6 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
     enum StorageKind: String, ExpressibleByArgument, CaseIterable {
         case engine
         case memory
+        case postgres
     }
 
     @Option(name: .long, help: "The data directory.")
@@ -83,8 +85,17 @@ struct ServeCommand: AsyncParsableCommand {
                              memtableBudgetBytes: memtableBudgetMib << 20, maxOpenTableFiles: maxOpenTableFiles)
     }
 
-    @Option(name: .long, help: "Storage backend: engine (the data directory) or memory (nothing persists).")
+    @Option(name: .long, help: "Storage backend: engine (the data directory), memory (nothing persists) or postgres (--database-url; docs/scaling.md).")
     var storage: StorageKind = .engine
+
+    @Option(name: .long, help: "The PostgreSQL database of --storage postgres: postgres://user:password@host:5432/database (?sslmode=disable|prefer|require; ?host=/socket/dir for a unix socket). Its password is never logged.")
+    var databaseUrl: String?
+
+    @Option(name: .long, help: "Connections of the PostgreSQL pool at most (--storage postgres; one more listens for fan-out notifications).")
+    var databaseConnections: Int = 16
+
+    @Option(name: .long, help: "Seconds a fan-out consumer holds a group message before another (on any server) may take it over; extended while it makes progress.")
+    var fanoutLeaseSeconds: Double = 30
 
     @Flag(name: .long, help: "Do not log one line per request.")
     var noRequestLog = false
@@ -121,6 +132,18 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).")
         }
         if let apiKeys { _ = try Self.loadAPIKeys(path: apiKeys) }
+        guard (0.1...3_600).contains(fanoutLeaseSeconds) else { throw ValidationError("--fanout-lease-seconds must be 0.1...3600.") }
+        guard (1...1_000).contains(databaseConnections) else { throw ValidationError("--database-connections must be 1...1000.") }
+        if storage == .postgres {
+            guard let databaseUrl else {
+                throw ValidationError("--storage postgres needs --database-url (or MSGSTORE_DATABASE_URL): postgres://user:password@host:5432/database.")
+            }
+            do {
+                _ = try PostgresStorageOptions(url: databaseUrl)
+            } catch {
+                throw ValidationError("--database-url: \(error)")
+            }
+        }
     }
 
     /// Reads and parses the API key file; any problem is a validation error naming the file (and line).
@@ -197,7 +220,8 @@ struct ServeCommand: AsyncParsableCommand {
                     maxConnections: descriptors.connections, idleTimeout: .seconds(idleTimeoutSeconds),
                     requestReadTimeout: .seconds(requestTimeoutSeconds)),
                 maxWaiters: maxWaiters, apiKeys: keys),
-            fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch),
+            fanOut: FanOutOptions(consumers: fanoutWorkers, membersPerBatch: fanoutBatch,
+                                  lease: .milliseconds(Int((fanoutLeaseSeconds * 1000).rounded()))),
             logger: logger, metrics: metrics)
         let host = self.host
         try await server.run { boundPort in
@@ -219,6 +243,10 @@ struct ServeCommand: AsyncParsableCommand {
                                                     memtableBudgetMib: memtableBudgetMib, maxOpenTableFiles: maxOpenTableFiles)
             let engine = try await makeEngineMessagingStorage(options: options, logger: logger)
             return (engine, "\(directory) (sync \(sync.rawValue))")
+        case .postgres:
+            let options = try PostgresStorageOptions(url: databaseUrl ?? "", maxConnections: databaseConnections)
+            let storage = try await PostgresMessagingStorage.open(options: options, logger: logger)
+            return (storage, "PostgreSQL \(options)")
         }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Messaging
 import MessagingEngineStorage
+import MessagingPostgresStorage
+import PostgresTestSupport
 import Synchronization
 import Testing
 
@@ -15,12 +17,26 @@ import Testing
                 .appendingPathComponent("msgstore-conformance-\(UUID().uuidString)").path
             return try EngineMessagingStorage(options: EngineStorageOptions(dataDirectory: directory, sync: .none))
         },
+        // A fresh database on the test process's throwaway PostgreSQL server (TestPostgres).
+        StorageFactory(name: "postgres", hasOneClock: false) {
+            let url = try TestPostgres.shared().createDatabase()
+            return try await PostgresMessagingStorage.open(options: PostgresStorageOptions(url: url, maxConnections: 8))
+        },
     ]
 
     struct StorageFactory: Sendable, CustomTestStringConvertible {
         var name: String
+        /// Whether every date of the store comes from one clock (unique across inboxes and groups):
+        /// true for a single-process store; a distributed one keeps a clock per inbox and per group.
+        var hasOneClock = true
         var make: @Sendable () async throws -> any MessagingStorage
         var testDescription: String { name }
+
+        init(name: String, hasOneClock: Bool = true, make: @escaping @Sendable () async throws -> any MessagingStorage) {
+            self.name = name
+            self.hasOneClock = hasOneClock
+            self.make = make
+        }
     }
 
     @Test(arguments: factories)
@@ -93,24 +109,31 @@ import Testing
         let group = GroupID.random()
         try await storage.createUser(recipient)
         try await storage.createGroup(group)
-        let dates = try await withThrowingTaskGroup(of: [MessageDate].self) { tasks in
+        // (index, date) of every write: even indexes direct sends, odd ones group sends.
+        let dates = try await withThrowingTaskGroup(of: [(Int, MessageDate)].self) { tasks in
             for _ in 0..<4 {
                 tasks.addTask {
-                    var dates: [MessageDate] = []
+                    var dates: [(Int, MessageDate)] = []
                     for index in 0..<100 {
                         let message = OutgoingMessage(messageID: .random(), sender: recipient, content: "\(index)")
-                        dates.append(
+                        dates.append((index,
                             index % 2 == 0
                                 ? try await storage.deliverDirectMessage(message, to: recipient)
-                                : try await storage.enqueueGroupMessage(message, to: group))
-                        #expect(dates.count < 2 || dates[dates.count - 2] < dates[dates.count - 1], "per writer increasing")
+                                : try await storage.enqueueGroupMessage(message, to: group)))
+                        #expect(dates.count < 2 || dates[dates.count - 2].1 < dates[dates.count - 1].1, "per writer increasing")
                     }
                     return dates
                 }
             }
             return try await tasks.reduce(into: []) { $0 += $1 }
         }
-        #expect(Set(dates).count == 400, "no two share a date")
+        if factory.hasOneClock {
+            #expect(Set(dates.map(\.1)).count == 400, "no two share a date")
+        } else {
+            // A clock per inbox and one per group: unique within each.
+            #expect(Set(dates.filter { $0.0 % 2 == 0 }.map(\.1)).count == 200, "no two direct dates of the inbox alike")
+            #expect(Set(dates.filter { $0.0 % 2 == 1 }.map(\.1)).count == 200, "no two sentAt of the group alike")
+        }
         let inbox = try await storage.readInbox(of: recipient, after: nil, limit: 1000)
         #expect(inbox.count == 200)
         #expect(zip(inbox, inbox.dropFirst()).allSatisfy { $0.date < $1.date })
