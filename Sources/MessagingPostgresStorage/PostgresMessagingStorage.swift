@@ -90,7 +90,16 @@ public final class PostgresMessagingStorage: MessagingStorage {
         }
         let storage = PostgresMessagingStorage(options: options, logger: logger)
         await storage.waitUntilRunning()
-        storage.startListening()
+        // Serve only once LISTEN is in place (at most 5 s: receivers poll meanwhile), so that a
+        // group message another server accepts right after this one started wakes it at once.
+        let (listening, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        storage.startListening(signal: signal)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in listening { return } }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            await group.next()
+            group.cancelAll()
+        }
         return storage
     }
 
@@ -624,7 +633,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
     /// Keeps one connection LISTENing on the fan-out channel and rings the
     /// doorbell at every notification (and whenever it (re)connects, since a
     /// notification may have been missed meanwhile). Reconnects after a failure.
-    private func startListening() {
+    private func startListening(signal: AsyncStream<Void>.Continuation) {
         let task = Task { [client, doorbell, state, logger = eventLogger] in
             var failures = 0
             while !Task.isCancelled && state.isOpen.load(ordering: .acquiring) {
@@ -632,6 +641,7 @@ public final class PostgresMessagingStorage: MessagingStorage {
                     try await client.withConnection { connection in
                         try await connection.listen(on: Self.channel) { sequence in
                             failures = 0
+                            signal.yield()
                             doorbell.ring()
                             for try await _ in sequence {
                                 state.notifications.add(1, ordering: .relaxed)

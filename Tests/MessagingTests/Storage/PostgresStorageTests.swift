@@ -169,6 +169,29 @@ import Testing
         for storage in storages { try await storage.close() }
     }
 
+    /// A receiver on one server is woken by a group send on another through LISTEN/NOTIFY: its
+    /// fallback poll is set to 60 s, so only the notification can wake it within seconds.
+    @Test func aGroupSendOnOneServerWakesAReceiverOnAnother() async throws {
+        let url = try TestPostgres.shared().createDatabase()
+        let sender = try await Self.open(url)
+        let receiver = try await PostgresMessagingStorage.open(
+            options: PostgresStorageOptions(url: url, maxConnections: 4, wakeInterval: .seconds(60)), logger: Logger(label: "test.postgres"))
+        let group = GroupID.random()
+        try await sender.createGroup(group)
+        let waiting = Task { try await receiver.receiveGroupMessage(lease: .seconds(30), wait: .seconds(50)) }
+        try await Task.sleep(for: .milliseconds(300))  // the receive is waiting now (a head start; not needed for correctness)
+        let started = ContinuousClock.now
+        let message = OutgoingMessage(messageID: .random(), sender: .random(), content: "wake up")
+        _ = try await sender.enqueueGroupMessage(message, to: group)
+        let lease = try #require(try await waiting.value)
+        #expect(lease.message.messageID == message.messageID)
+        #expect(ContinuousClock.now - started < .seconds(10), "woken by the notification, not the 60 s poll")
+        let notifications = await receiver.metricsSnapshot().first { $0.name == "msgstore_postgres_notifications_total" }?.value
+        #expect((notifications ?? 0) >= 1)
+        try await sender.close()
+        try await receiver.close()
+    }
+
     /// A server that dies mid-fan-out (its storage closed with the message leased and a batch
     /// written): once the lease runs out another server receives it, resumes after the cursor,
     /// and every member has exactly one copy. The queue row names the holder (`leased_by`).
